@@ -1,0 +1,58 @@
+# agentq: a lightweight job queue for long-running AI-agent jobs.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PY     := .venv/bin/python
+VENV   := .venv/.installed
+WEBOUT := web/out/index.html
+export NEXT_TELEMETRY_DISABLED := 1
+
+.PHONY: help run test test-fast test-py test-web bench install web lint up down clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV): pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV) ## create .venv and install the project with its test tools
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+$(WEBOUT): web/node_modules/.installed $(shell find web/app web/components web/lib -type f 2>/dev/null) web/next.config.mjs
+	cd web && npm run build
+
+web: $(WEBOUT) ## build the web UI as static files into web/out
+
+run: $(VENV) $(WEBOUT) ## start Redis (if none answers), the API on :8000 and $$WORKERS workers
+	$(PY) -m src.run
+
+test: $(VENV) $(WEBOUT) ## run every test: Python (real Valkey) and web (Vitest + Chromium)
+	$(PY) -m pytest
+	cd web && npm test && npm run e2e
+
+test-fast: $(VENV) ## the Python tests without the slow reliability suite
+	$(PY) -m pytest -m 'not slow'
+
+test-py: $(VENV) ## every Python test
+	$(PY) -m pytest
+
+test-web: $(VENV) $(WEBOUT) ## the web tests alone
+	cd web && npm test && npm run e2e
+
+bench: $(VENV) ## benchmarks against Dramatiq, taskiq, SAQ, RQ and arq
+	bash bench/run.sh
+
+up: ## docker compose up (needs a container engine)
+	docker compose up -d --build
+
+down: ## docker compose down
+	docker compose down
+
+clean: ## remove build output and local data
+	rm -rf web/out web/.next .data .pytest_cache
