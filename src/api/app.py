@@ -1,0 +1,75 @@
+"""The FastAPI app: routers per resource, one Redis pool owned by the lifespan, the UI at `/`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from src.api import errors
+from src.api.metrics import ApiMetrics
+from src.api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from src.api.routes import health, jobs, queues, webhooks
+from src.api.settings import ApiSettings, get_settings
+from src.queue import Client
+from src.worker.registry import load_task_modules
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        load_task_modules(settings.task_module_list)
+        # Short timeouts: a request must fail fast (503) while Redis is unreachable.
+        client = Client.from_url(
+            settings.redis_url, settings.namespace, settings=settings,
+            socket_connect_timeout=1.0, socket_timeout=5.0,
+        )
+        app.state.client = client
+        try:
+            yield
+        finally:
+            await client.close()
+
+    app = FastAPI(
+        title="agentq",
+        summary="A job queue for long-running AI-agent jobs, on plain Redis lists.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.metrics = ApiMetrics()
+    if settings is not get_settings():
+        app.dependency_overrides[get_settings] = lambda: settings
+    for module in (jobs, queues, webhooks, health):
+        app.include_router(module.router)
+    errors.install(app, settings.retry_after_s)
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_payload_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+        )
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+
+    web = Path(settings.web_dir)
+    web = web if web.is_absolute() else ROOT / web
+    if (web / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=web, html=True), name="ui")  # last: no API path shadowed
+    else:
+        @app.get("/", include_in_schema=False)
+        async def root() -> RedirectResponse:
+            return RedirectResponse("/docs")
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,56 @@
+"""Exception handlers: the queue's errors become 404, 409 and 503 (with Retry-After)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from redis import exceptions as redis_errors
+
+from src.queue import JobConflict, JobNotFound, RedisUnavailable
+
+log = logging.getLogger("agentq.api")
+
+
+def validation_error(loc: tuple[str | int, ...], msg: str, value: Any, kind: str = "value_error") -> RequestValidationError:
+    """A 422 naming one field, in FastAPI's own shape."""
+    return RequestValidationError([{"type": kind, "loc": loc, "msg": msg, "input": value}])
+
+
+def prefixed_errors(exc: ValidationError, *prefix: str | int) -> RequestValidationError:
+    """A pydantic error of a nested model as a 422 whose `loc` starts with `prefix`."""
+    errors = []
+    for err in exc.errors(include_url=False):
+        err = dict(err)
+        err["loc"] = (*prefix, *err["loc"])
+        if "ctx" in err:
+            err["ctx"] = {k: v if isinstance(v, str | int | float | bool | None) else str(v)
+                          for k, v in err["ctx"].items()}
+        errors.append(err)
+    return RequestValidationError(errors)
+
+
+def install(app: FastAPI, retry_after_s: int) -> None:
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("Redis unavailable during %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": "Redis is unavailable; try again shortly"},
+            503,
+            headers={"Retry-After": str(retry_after_s)},
+        )
+
+    async def not_found(request: Request, exc: JobNotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 404)
+
+    async def conflict(request: Request, exc: JobConflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 409)
+
+    app.add_exception_handler(RedisUnavailable, unavailable)
+    app.add_exception_handler(redis_errors.ConnectionError, unavailable)
+    app.add_exception_handler(redis_errors.TimeoutError, unavailable)
+    app.add_exception_handler(JobNotFound, not_found)  # type: ignore[arg-type]
+    app.add_exception_handler(JobConflict, conflict)  # type: ignore[arg-type]

@@ -1,0 +1,76 @@
+"""Prometheus metrics: HTTP requests by route and status, and queue state read at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+_QUEUE_TOTALS = ("enqueued", "succeeded", "failed", "retried", "recovered", "cancelled")
+
+
+class _QueueCollector(Collector):
+    """Turns the latest `GET /queues` snapshot into metric families."""
+
+    def __init__(self) -> None:
+        self.snapshot: dict[str, Any] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.snapshot
+        up = GaugeMetricFamily("agentq_redis_up", "1 when Redis answered this scrape")
+        up.add_metric([], 0 if snap is None else 1)
+        yield up
+        if snap is None:
+            return
+        queued = GaugeMetricFamily("agentq_queue_queued", "Jobs waiting in a queue", labels=["queue"])
+        running = GaugeMetricFamily("agentq_queue_running", "Jobs running from a queue", labels=["queue"])
+        totals = CounterMetricFamily(
+            "agentq_queue_jobs", "Jobs per queue and outcome since the namespace was created",
+            labels=["queue", "outcome"],
+        )
+        for q in snap.get("queues", []):
+            queued.add_metric([q["name"]], q.get("queued", 0))
+            running.add_metric([q["name"]], q.get("running", 0))
+            for outcome in _QUEUE_TOTALS:
+                totals.add_metric([q["name"], outcome], q.get(outcome, 0))
+        yield queued
+        yield running
+        yield totals
+        for name, doc in (
+            ("scheduled", "Jobs waiting for a delay or a retry back-off"),
+            ("dead", "Jobs in the dead-letter list"),
+            ("workers", "Live workers"),
+        ):
+            family = GaugeMetricFamily(f"agentq_{name}", doc)
+            family.add_metric([], snap.get(name, 0))
+            yield family
+
+
+class ApiMetrics:
+    """One registry per app, so several apps in one process do not collide."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "agentq_http_requests", "HTTP requests by method, route and status",
+            ["method", "route", "status"], registry=self.registry,
+        )
+        self.latency = Histogram(
+            "agentq_http_request_duration_seconds", "HTTP request latency by method and route",
+            ["method", "route"], registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+        )
+        self._queues = _QueueCollector()
+        self.registry.register(self._queues)
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def render(self, queues: dict[str, Any] | None) -> bytes:
+        """The text exposition, with queue families from `queues` (None: Redis did not answer)."""
+        self._queues.snapshot = queues
+        return generate_latest(self.registry)

@@ -1,0 +1,211 @@
+"""`/jobs`: submit, read, follow (Server-Sent Events), cancel, retry and list jobs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import ValidationError
+from redis import exceptions as redis_errors
+
+from src.api.callbacks import CallbackRefused, check_callback_url_syntax
+from src.api.deps import ClientDep, JobDep, JobId, SettingsDep, require_api_key
+from src.api.errors import prefixed_errors, validation_error
+from src.api.schemas import QUEUE_PATTERN, ErrorDetail, JobCreate, JobPublic, JobsPublic
+from src.queue import TERMINAL, RedisUnavailable, Status
+from src.worker.registry import UnknownTask, registry
+
+#: How long one XREAD of the events stream blocks; below the client's socket timeout.
+EVENTS_BLOCK_MS = 2_000
+
+_errors: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorDetail, "description": "Missing or wrong API key (when AGENTQ_API_KEYS is set)"},
+    503: {"model": ErrorDetail, "description": "Redis is unreachable; see Retry-After"},
+}
+_not_found: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorDetail, "description": "Unknown or expired job"},
+}
+
+router = APIRouter(
+    prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_api_key)], responses=_errors
+)
+
+
+def _defaults(type_name: str) -> tuple[int, float]:
+    """The task's own max_attempts and timeout_s."""
+    task = registry.get(type_name)
+    return (task.max_attempts, task.timeout_s) if task else (3, 600.0)
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=JobPublic,
+    responses={
+        200: {"model": JobPublic,
+              "description": "Finished within `wait`, or an earlier job with the same idempotency key"},
+        202: {"description": "Accepted: the job record, and `Location: /jobs/{id}`"},
+        413: {"model": ErrorDetail, "description": "Body larger than AGENTQ_MAX_PAYLOAD_BYTES"},
+        422: {"description": "Unknown task type, or a payload field that fails the task's model"},
+    },
+)
+async def create_job(
+    job: JobCreate,
+    client: ClientDep,
+    settings: SettingsDep,
+    response: Response,
+    wait: Annotated[
+        float,
+        Query(ge=0, le=60, description="Hold the answer up to this many seconds until the job ends"),
+    ] = 0,
+) -> dict[str, Any]:
+    """Submit a job; its payload is validated against the task's model (422 naming the field)."""
+    try:
+        registry.validate(job.type, job.payload)
+    except UnknownTask as exc:
+        raise validation_error(("body", "type"), str(exc), job.type, "unknown_task") from exc
+    except ValidationError as exc:
+        raise prefixed_errors(exc, "body", "payload") from exc
+    if job.callback_url is not None:
+        try:
+            check_callback_url_syntax(job.callback_url, settings.callback_allow)
+        except CallbackRefused as exc:
+            raise validation_error(("body", "callback_url"), str(exc), job.callback_url) from exc
+
+    max_attempts, timeout_s = _defaults(job.type)
+    enqueued = await client.enqueue(
+        job.type,
+        job.payload,
+        queue=job.queue,
+        max_attempts=job.max_attempts or max_attempts,
+        timeout_s=job.timeout_s or timeout_s,
+        delay_s=job.delay_s,
+        idempotency_key=job.idempotency_key,
+        callback_url=job.callback_url,
+    )
+    record = enqueued.record
+    response.headers["Location"] = f"/jobs/{enqueued.id}"
+    if wait > 0 and record["status"] not in TERMINAL:
+        record = await client.wait(enqueued.id, timeout_s=wait) or record
+    if not enqueued.created or record["status"] in TERMINAL:
+        response.status_code = 200
+    return record
+
+
+@router.get("", response_model=JobsPublic)
+async def list_jobs(
+    client: ClientDep,
+    status: Status | None = None,
+    type: Annotated[str | None, Query(max_length=200)] = None,
+    queue: Annotated[str | None, Query(pattern=QUEUE_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: Annotated[
+        str | None, Query(max_length=128, description="A job id: list the jobs older than it")
+    ] = None,
+) -> dict[str, Any]:
+    """Jobs, newest first, filtered; page with `before=<next_before>`."""
+    jobs, next_before = await client.list(
+        status=status.value if status else None, type=type, queue=queue, limit=limit, before=before
+    )
+    return {"jobs": jobs, "next_before": next_before}
+
+
+@router.get("/{job_id}", response_model=JobPublic, responses=_not_found)
+async def get_job(job: JobDep) -> dict[str, Any]:
+    """The job's record."""
+    return job
+
+
+def _status_event(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "status",
+        "status": record["status"],
+        "progress": record.get("progress", 0),
+        "message": record.get("message"),
+        "attempt": record.get("attempt"),
+        "error": record.get("error"),
+        "at": record.get("finished_at"),
+    }
+
+
+@router.get(
+    "/{job_id}/events",
+    response_class=EventSourceResponse,
+    responses={
+        **_not_found,
+        200: {
+            "description": (
+                "Server-Sent Events: one per progress or status change. Each `data` is the JSON "
+                "event (`type` is `status`, `progress` or `partial`), each `id` a stream id that "
+                "`Last-Event-ID` resumes after. The stream ends after the terminal status event."
+            ),
+        },
+    },
+)
+async def job_events(
+    job: JobDep,
+    client: ClientDep,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            pattern=r"^\d{1,20}-\d{1,20}$",
+            description="Resume after this event id (browsers send it when they reconnect)",
+        ),
+    ] = None,
+) -> AsyncIterator[ServerSentEvent]:
+    """Follow a job: its progress and status changes as Server-Sent Events."""
+    job_id = job["id"]
+    after = last_event_id or "0-0"
+    while True:
+        try:
+            events = await client.events(job_id, after=after, block_ms=EVENTS_BLOCK_MS)
+            record = None if events else await client.get(job_id)
+        except Exception as exc:  # Redis went away mid-stream: keep the stream, try again
+            if not _is_unavailable(exc):
+                raise
+            await asyncio.sleep(1)
+            continue
+        for event_id, event in events:
+            after = event_id
+            yield ServerSentEvent(id=event_id, data=event)
+            if event.get("type") == "status" and event.get("status") in TERMINAL:
+                return
+        if events:
+            continue
+        if record is None:  # expired, or Redis came back without it
+            return
+        if record["status"] in TERMINAL:
+            # Its terminal event was read before (a resumed stream) or trimmed: send the
+            # final state again so a reconnecting EventSource learns that it is over.
+            yield ServerSentEvent(id=after if after != "0-0" else None, data=_status_event(record))
+            return
+
+
+def _is_unavailable(exc: Exception) -> bool:
+    return isinstance(exc, RedisUnavailable | redis_errors.ConnectionError | redis_errors.TimeoutError)
+
+
+@router.post(
+    "/{job_id}/cancel",
+    status_code=202,
+    response_model=JobPublic,
+    responses={**_not_found, 409: {"model": ErrorDetail, "description": "Already finished"}},
+)
+async def cancel_job(job_id: JobId, client: ClientDep) -> dict[str, Any]:
+    """Cancel: a queued job at once, a running one within a heartbeat; 409 if finished."""
+    return await client.cancel(job_id)
+
+
+@router.post(
+    "/{job_id}/retry",
+    status_code=202,
+    response_model=JobPublic,
+    responses={**_not_found, 409: {"model": ErrorDetail, "description": "Not failed or cancelled"}},
+)
+async def retry_job(job_id: JobId, client: ClientDep) -> dict[str, Any]:
+    """Run a failed or cancelled job again, from attempt 1; 409 otherwise."""
+    return await client.retry(job_id)

@@ -1,0 +1,27 @@
+"""`/queues` and `/workers`: what is waiting, running and done, and who works on it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from src.api.deps import ClientDep
+from src.api.schemas import ErrorDetail, QueuesPublic, WorkersPublic
+
+router = APIRouter(
+    tags=["queues"],
+    responses={503: {"model": ErrorDetail, "description": "Redis is unreachable; see Retry-After"}},
+)
+
+
+@router.get("/queues", response_model=QueuesPublic)
+async def get_queues(client: ClientDep) -> dict[str, Any]:
+    """Counts per queue (waiting, running, totals) and overall (scheduled, dead, workers)."""
+    return await client.queues()
+
+
+@router.get("/workers", response_model=WorkersPublic)
+async def get_workers(client: ClientDep) -> dict[str, Any]:
+    """Live workers: id, host, pid, queues, concurrency, current jobs, last heartbeat."""
+    return {"workers": await client.workers()}

@@ -1,0 +1,224 @@
+"""Request and response bodies of the HTTP API, kept apart from the queue's own models.
+
+Naming follows one family: `JobCreate` is received, `JobPublic`/`JobsPublic` are sent.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from src.queue.models import Status
+
+QUEUE_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"
+SOURCE_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"
+
+#: ISO-8601 UTC time with milliseconds, e.g. "2026-11-22T08:00:00.000Z", kept as the record has it
+Timestamp = Annotated[str | None, Field(json_schema_extra={"format": "date-time"})]
+
+_RECORD_EXAMPLE: dict[str, Any] = {
+    "id": "01JD6Z5Q3M8X4K2V7B9N0C1D2E",
+    "type": "add",
+    "queue": "default",
+    "status": "succeeded",
+    "progress": 100,
+    "message": None,
+    "payload": {"x": 2, "y": 3},
+    "result": 5,
+    "error": None,
+    "attempt": 1,
+    "max_attempts": 3,
+    "created_at": "2026-11-22T08:00:00.000Z",
+    "started_at": "2026-11-22T08:00:00.004Z",
+    "finished_at": "2026-11-22T08:00:00.006Z",
+    "worker": "host-1234-ab12",
+}
+
+
+class ErrorDetail(BaseModel):
+    """Every error answer: `{"detail": ...}` (a message, or a list naming the bad fields)."""
+
+    detail: Any = Field(examples=["job 01JD6Z5Q3M8X4K2V7B9N0C1D2E not found"])
+
+
+# Received by POST /jobs.
+class JobCreate(BaseModel):
+    """A job to run. `payload` is checked against the task's input model at once."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"type": "add", "payload": {"x": 2, "y": 3}},
+                {
+                    "type": "generate_article",
+                    "payload": {"topic": "Redis lists", "length": "short"},
+                    "queue": "default",
+                    "max_attempts": 3,
+                    "idempotency_key": "article-redis-lists",
+                },
+                {"type": "sleep", "payload": {"seconds": 2}, "delay_s": 10},
+            ]
+        },
+    )
+
+    type: str = Field(
+        min_length=1, max_length=200, description="A registered task type", examples=["add"]
+    )
+    payload: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The task's input, validated against its pydantic model",
+        examples=[{"x": 2, "y": 3}],
+    )
+    queue: str = Field("default", pattern=QUEUE_PATTERN, description="Queue (list) to put it on")
+    max_attempts: int | None = Field(
+        None, ge=1, le=100, description="Attempts before it fails for good (default: the task's)"
+    )
+    timeout_s: float | None = Field(
+        None, gt=0, le=7 * 86_400, description="Seconds one attempt may run (default: the task's)"
+    )
+    delay_s: float = Field(0, ge=0, le=30 * 86_400, description="Run no earlier than this many seconds from now")
+    idempotency_key: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Submitting the same key again returns the first job (200) instead of a new one",
+    )
+    callback_url: str | None = Field(
+        None,
+        max_length=2048,
+        description="POSTed the finished record, signed with X-Signature-256 when a secret is set",
+        examples=["https://example.com/hooks/agentq"],
+    )
+
+
+class JobErrorPublic(BaseModel):
+    type: Literal["exception", "timeout", "lost", "cancelled", "invalid"]
+    message: str
+
+
+# Sent by every /jobs endpoint that answers with one job.
+class JobPublic(BaseModel):
+    """A job record (CONTRACT §3)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_RECORD_EXAMPLE]})
+
+    id: str = Field(description="ULID")
+    type: str
+    queue: str
+    status: Status
+    progress: int = Field(ge=0, le=100, description="0-100, never down within one attempt")
+    message: str | None = Field(None, description="Latest progress message")
+    payload: Any = None
+    result: Any = Field(None, description="The task's return value once succeeded")
+    error: JobErrorPublic | None = None
+    attempt: int = Field(ge=0)
+    max_attempts: int = Field(ge=1)
+    created_at: Timestamp = None
+    started_at: Timestamp = None
+    finished_at: Timestamp = None
+    worker: str | None = Field(None, description="The worker that runs or ran the current attempt")
+
+
+# Sent by GET /jobs.
+class JobsPublic(BaseModel):
+    """A page of jobs, newest first; pass `next_before` as `before` for the next page."""
+
+    jobs: list[JobPublic]
+    next_before: str | None = Field(None, description="Id to pass as `before`; null on the last page")
+
+
+class JobEvent(BaseModel):
+    """The JSON `data` of one Server-Sent Event of `GET /jobs/{id}/events`."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {"type": "progress", "progress": 40, "message": "Drafting section 2 of 4",
+                 "at": "2026-11-22T08:00:04.000Z"},
+                {"type": "status", "status": "succeeded", "progress": 100, "message": None,
+                 "attempt": 1, "error": None, "at": "2026-11-22T08:00:09.000Z"},
+            ]
+        },
+    )
+
+    type: Literal["status", "progress", "partial"]
+    at: str | None = None
+
+
+class QueueStats(BaseModel):
+    name: str = Field(examples=["default"])
+    queued: int = Field(ge=0)
+    running: int = Field(ge=0)
+    enqueued: int = Field(ge=0)
+    succeeded: int = Field(ge=0)
+    failed: int = Field(ge=0)
+    retried: int = Field(ge=0)
+    recovered: int = Field(ge=0)
+    cancelled: int = Field(ge=0)
+
+
+# Sent by GET /queues.
+class QueuesPublic(BaseModel):
+    """Counts per queue, and overall."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "queues": [
+                        {"name": "default", "queued": 3, "running": 1, "enqueued": 10,
+                         "succeeded": 8, "failed": 1, "retried": 2, "recovered": 0, "cancelled": 0}
+                    ],
+                    "scheduled": 0,
+                    "dead": 1,
+                    "workers": 2,
+                }
+            ]
+        }
+    )
+
+    queues: list[QueueStats]
+    scheduled: int = Field(ge=0)
+    dead: int = Field(ge=0)
+    workers: int = Field(ge=0)
+
+
+class WorkerPublic(BaseModel):
+    id: str = Field(examples=["host-1234-ab12"])
+    host: str | None = None
+    pid: int | None = None
+    queues: list[str] = Field(default_factory=list)
+    concurrency: int | None = None
+    jobs: list[str] = Field(default_factory=list, description="Ids of the jobs it runs now")
+    last_heartbeat: Timestamp = None
+
+
+# Sent by GET /workers.
+class WorkersPublic(BaseModel):
+    """Live workers."""
+
+    workers: list[WorkerPublic]
+
+
+# Sent by POST /webhooks/{source}.
+class WebhookAccepted(BaseModel):
+    """The `webhook_event` job the delivery was turned into."""
+
+    id: str = Field(examples=["01JD6Z5Q3M8X4K2V7B9N0C1D2E"])
+    type: Literal["webhook_event"] = "webhook_event"
+    status: Status = Field(examples=["queued"])
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Ready(BaseModel):
+    """`status` is `ready` with 200, `unavailable` with 503."""
+
+    status: Literal["ready", "unavailable"] = Field(examples=["ready"])
+    redis: str = Field(examples=["ok"])
+    workers: int | None = Field(None, examples=[2])
