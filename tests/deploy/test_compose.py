@@ -1,0 +1,258 @@
+"""compose.yaml, Dockerfile, .dockerignore and .env.example: validated and held to the
+points deployment relies on (health gates, scaling, graceful stop, configuration)."""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib.util
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from _compose import COMPOSE, ROOT, dotenv, interpolate, run_dclint, service_env
+
+# CONTRACT §2, plus the worker's shutdown window and the cluster switch of src/queue.
+CONTRACT_VARS = [
+    "REDIS_URL", "AGENTQ_NAMESPACE", "AGENTQ_RESULT_TTL_S", "AGENTQ_JOB_TTL_S",
+    "AGENTQ_HEARTBEAT_S", "AGENTQ_WORKER_TIMEOUT_S", "AGENTQ_API_KEYS",
+    "AGENTQ_MAX_PAYLOAD_BYTES", "AGENTQ_WEBHOOK_SECRET", "AGENTQ_TASK_MODULES",
+    "LLM_BASE_URL", "LLM_API_KEY", "LLM_MODEL",
+]
+DEPLOY_VARS = [*CONTRACT_VARS, "AGENTQ_SHUTDOWN_GRACE_S", "AGENTQ_REDIS_CLUSTER"]
+
+API_COMMAND = ["uvicorn", "src.api.app:app", "--host", "0.0.0.0", "--port", "8000"]
+WORKER_COMMAND = ["python", "-m", "src.worker"]
+
+
+def _seconds(duration: str | int | float) -> float:
+    """A compose duration ("1m30s", "45s", "500ms") in seconds."""
+    if isinstance(duration, int | float):
+        return float(duration)
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", duration)
+    assert parts and "".join(a + u for a, u in parts) == duration, duration
+    return sum(float(a) * units[u] for a, u in parts)
+
+
+# --- real validators ---------------------------------------------------------------
+
+
+def test_dclint_finds_no_problem(dclint):
+    code, messages = run_dclint(dclint, COMPOSE)
+    assert messages == [], "\n".join(
+        f"{m['line']}: {m['type']} {m['message']} ({m['rule']})" for m in messages
+    )
+    assert code == 0
+
+
+def test_dclint_catches_a_broken_file(dclint, tmp_path):
+    # The validator is real: it fails on an unbound published port and on a bad key.
+    broken = tmp_path / "compose.yaml"
+    broken.write_text(
+        COMPOSE.read_text()
+        .replace("'127.0.0.1:8000:8000'", "'8000:8000'")
+        .replace("stop_grace_period:", "stop_grace_periods:")
+    )
+    code, messages = run_dclint(dclint, broken)
+    assert code != 0
+    assert {m["rule"] for m in messages} & {"invalid-schema", "no-unbound-port-interfaces"}
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
+def test_docker_compose_config_accepts_it(tmp_path, compose):
+    # docker-compose 1.29 predates the top-level `name:` of the Compose Specification
+    # (docker compose v2 reads it); everything else must pass its validation as is.
+    legacy = tmp_path / "compose.yaml"
+    legacy.write_text(re.sub(r"(?m)^name: .*\n", "", COMPOSE.read_text()))
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run(
+        ["docker-compose", "--project-directory", str(ROOT), "-f", str(legacy), "config"],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    yaml = pytest.importorskip("yaml")
+    resolved = yaml.safe_load(done.stdout)
+    # Our reading of the ${...} defaults is compose's own. docker-compose also reads the
+    # project's .env, so compare only when there is none.
+    if not (ROOT / ".env").exists():
+        for name in ("api", "worker"):
+            assert resolved["services"][name]["environment"] == service_env(
+                compose["services"][name], {}
+            )
+    assert resolved["services"]["worker"]["deploy"]["replicas"] == 2
+
+
+# --- services ----------------------------------------------------------------------
+
+
+def test_redis_is_pinned_persistent_and_health_checked(compose):
+    redis = compose["services"]["redis"]
+    image, _, tag = redis["image"].rpartition(":")
+    assert image in {"valkey/valkey", "redis"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+(-[a-z0-9.]+)?", tag), f"unpinned tag {tag!r}"
+    command = " ".join(redis["command"])
+    assert "--appendonly yes" in command
+    assert "--maxmemory-policy noeviction" in command
+    volume, _, target = redis["volumes"][0].partition(":")
+    assert target == "/data" and volume in compose["volumes"]
+    test = redis["healthcheck"]["test"]
+    assert test[0] == "CMD" and test[1] in {"valkey-cli", "redis-cli"} and test[2] == "ping"
+    assert "ports" not in redis
+
+
+def test_api_runs_uvicorn_on_localhost_and_waits_for_redis(compose):
+    api = compose["services"]["api"]
+    assert api["command"] == API_COMMAND
+    assert api["ports"] == ["127.0.0.1:8000:8000"]
+    assert api["depends_on"] == {"redis": {"condition": "service_healthy"}}
+    assert "/ready" in " ".join(api["healthcheck"]["test"])
+    assert api["healthcheck"]["test"][0] == "CMD"
+
+
+def test_workers_scale(compose):
+    worker = compose["services"]["worker"]
+    assert worker["command"] == WORKER_COMMAND
+    # `docker compose up --scale worker=N` needs no fixed name and no host port.
+    assert "container_name" not in worker
+    assert "ports" not in worker
+    assert worker["deploy"]["replicas"] == 2
+    assert worker["depends_on"] == {"redis": {"condition": "service_healthy"}}
+    assert worker["restart"] == "unless-stopped"
+
+
+def test_stop_grace_period_outlasts_the_workers_shutdown_window(compose):
+    grace = float(dotenv(ROOT / ".env.example")["AGENTQ_SHUTDOWN_GRACE_S"])
+    env = service_env(compose["services"]["worker"], {})
+    assert float(env["AGENTQ_SHUTDOWN_GRACE_S"]) == grace
+    stop = _seconds(compose["services"]["worker"]["stop_grace_period"])
+    # Time for the jobs to finish, then to hand back what is left, before SIGKILL.
+    assert stop >= grace + 10
+    if importlib.util.find_spec("src.queue.settings"):
+        from src.queue.settings import Settings
+
+        assert Settings.model_fields["shutdown_grace_s"].default == grace
+
+
+def test_one_image_for_every_app_service(compose):
+    api, worker = compose["services"]["api"], compose["services"]["worker"]
+    assert api["image"] == worker["image"]
+    assert api["build"] == worker["build"] == "."
+    assert api["environment"] == worker["environment"]
+    assert api["init"] is worker["init"] is True
+
+
+# --- configuration -----------------------------------------------------------------
+
+
+def test_every_variable_reaches_api_and_workers(compose):
+    for name in ("api", "worker"):
+        env = compose["services"][name]["environment"]
+        assert sorted(env) == sorted(DEPLOY_VARS), name
+        for var, value in env.items():
+            # Each value comes from .env (or the shell) with its default after `:-`.
+            assert str(value).startswith(f"${{{var}:-"), (var, value)
+
+
+def test_env_example_documents_every_variable_with_the_defaults(compose):
+    text = (ROOT / ".env.example").read_text()
+    example = dotenv(ROOT / ".env.example")
+    defaults = service_env(compose["services"]["worker"], {})
+    for var in DEPLOY_VARS:
+        assert re.search(rf"(?m)^#? ?{var}=", text), f"{var} missing from .env.example"
+        if var in example:
+            assert example[var] == defaults[var], var
+    # REDIS_URL stays commented: make run and compose each have their own default
+    # (127.0.0.1 vs the `redis` service), and an active line would break one of them.
+    assert "REDIS_URL" not in example
+    assert defaults["REDIS_URL"] == "redis://redis:6379/0"
+    assert interpolate("${REDIS_URL:-redis://redis:6379/0}", {"REDIS_URL": "rediss://x:1/0"}) == (
+        "rediss://x:1/0"
+    )
+
+
+def test_compose_defaults_match_the_settings_defaults(compose):
+    settings = pytest.importorskip("src.queue.settings")
+    fields = {f.alias: f.default for f in settings.Settings.model_fields.values() if f.alias}
+    defaults = service_env(compose["services"]["worker"], {})
+    for var, value in defaults.items():
+        if var not in fields or var == "REDIS_URL":
+            continue
+        default = fields[var]
+        if isinstance(default, bool):
+            assert value in {"0", "false"} and default is False, var
+        elif isinstance(default, int | float):
+            assert float(value) == default, var
+        else:
+            assert value == default, var
+
+
+# --- the same commands as the tests -------------------------------------------------
+
+
+def test_compose_commands_are_the_modules_the_tests_start():
+    assert importlib.util.find_spec("src.worker") is not None
+    assert (ROOT / "src" / "worker" / "__main__.py").exists(), "python -m src.worker"
+    module, _, attr = API_COMMAND[1].partition(":")
+    from importlib import import_module
+
+    assert hasattr(import_module(module), attr)
+
+
+# --- Dockerfile and .dockerignore --------------------------------------------------
+
+
+def _stages(dockerfile: str) -> dict[str, str]:
+    """Stage name -> its instructions (FROM ... AS name)."""
+    parts = re.split(r"(?m)^FROM ", dockerfile)[1:]
+    return {re.search(r"AS (\w+)", p.splitlines()[0])[1]: p for p in parts}
+
+
+def test_dockerfile_builds_the_web_export_and_a_slim_non_root_runtime():
+    text = (ROOT / "Dockerfile").read_text()
+    assert "ARG NODE_IMAGE=node:20-" in text
+    assert "ARG PYTHON_IMAGE=python:3.11-slim" in text
+    stages = _stages(text)
+    assert list(stages) == ["web", "python", "runtime"]
+    assert "npm ci" in stages["web"] and "npm run build" in stages["web"]
+    assert re.search(r"pip install \.(\s|$)", stages["python"])
+    runtime = stages["runtime"]
+    assert "COPY --from=web /build/web/out ./web/out" in runtime
+    assert "COPY --from=python /opt/venv /opt/venv" in runtime
+    # No compilers or package installs in what ships, and not root.
+    assert not re.search(r"apt-get|apk add|gcc|build-essential|pip install", runtime)
+    user = re.findall(r"(?m)^USER (\S+)", runtime)
+    assert user and not user[-1].startswith(("root", "0"))
+    cmd = re.search(r"(?m)^CMD (\[.*\])$", runtime)[1]
+    import json
+
+    assert json.loads(cmd) == API_COMMAND
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    """Docker's rule: the last matching pattern wins; `!` re-includes."""
+    ignored = False
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        pattern = pattern.lstrip("!").rstrip("/")
+        candidates = [pattern, pattern.replace("**/", "")]
+        parents = [str(Path(path).parents[i]) for i in range(len(Path(path).parts) - 1)]
+        if any(fnmatch.fnmatch(p, c) for c in candidates for p in [path, *parents]):
+            ignored = not negate
+    return ignored
+
+
+def test_dockerignore_keeps_the_context_small_and_free_of_secrets():
+    patterns = [
+        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for path in [".git/HEAD", ".venv/bin/python", ".env", ".env.local", "web/node_modules/x/y.js",
+                 "web/.next/cache", "web/out/index.html", ".data/appendonly.aof",
+                 "src/queue/__pycache__/keys.cpython-311.pyc", "tests/deploy/.tools/x"]:
+        assert _ignored(path, patterns), path
+    for path in ["pyproject.toml", "README.md", "src/queue/client.py", "src/queue/lua/claim.lua",
+                 "web/package.json", "web/package-lock.json", "web/app/page.tsx"]:
+        assert not _ignored(path, patterns), path
