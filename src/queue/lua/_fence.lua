@@ -1,0 +1,21 @@
+--[[
+  Include: the attempt fence shared by every write a worker makes to a running job.
+
+  fence(job_key, attempt, worker) -> 1 when the record is `running` for exactly this
+  attempt and worker; -1 when there is no record; -2 when another attempt or worker
+  owns the job, or it is no longer running (recovered, cancelled, finished).
+]]
+local function fence(job_key, attempt, worker)
+  local raw = redis.call('GET', job_key)
+  if not raw then return -1 end
+  local rec = cjson.decode(raw)
+  if rec.status ~= 'running' or tonumber(rec.attempt) ~= tonumber(attempt) or rec.worker ~= worker then
+    return -2
+  end
+  return 1
+end
+
+local function add_event(events_key, event, max_len, ttl)
+  redis.call('XADD', events_key, 'MAXLEN', '~', max_len, '*', 'd', event)
+  redis.call('EXPIRE', events_key, ttl)
+end

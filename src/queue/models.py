@@ -1,0 +1,174 @@
+"""The envelope (what travels through the lists) and the job record (what users read).
+
+Records are always built here, in Python, from the envelope and the state change, and
+serialised with orjson; Lua scripts only read a record's `status`, `attempt` and `worker`
+to fence writes. That keeps user payloads byte-exact (no Lua JSON round trip).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+ENVELOPE_VERSION = 1
+
+
+class Status(StrEnum):
+    #: waiting in a queue list for a worker
+    QUEUED = "queued"
+    #: waiting in the scheduled set for a delay or a retry back-off
+    SCHEDULED = "scheduled"
+    #: claimed and started by a worker
+    RUNNING = "running"
+    #: finished with a result
+    SUCCEEDED = "succeeded"
+    #: attempts used up, or failed for good (invalid input, lost, timeout)
+    FAILED = "failed"
+    #: cancelled by a request
+    CANCELLED = "cancelled"
+
+
+TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
+ACTIVE = frozenset({Status.QUEUED, Status.SCHEDULED, Status.RUNNING})
+
+ErrorType = Literal["exception", "timeout", "lost", "cancelled", "invalid"]
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id() -> str:
+    """A ULID: 48 bits of milliseconds then 80 random bits, Crockford base32, 26 chars."""
+    n = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    return "".join(_CROCKFORD[(n >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds as an ISO-8601 UTC string with milliseconds, as records show times."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
+class Envelope(BaseModel):
+    """Version 1 of the wire envelope (CONTRACT §5). Unknown fields are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    v: Literal[1] = 1
+    id: str = Field(min_length=1, max_length=128)
+    type: str = Field(min_length=1, max_length=200)
+    queue: str = Field("default", min_length=1, max_length=200)
+    payload: Any = Field(default_factory=dict)
+    attempt: int = Field(1, ge=1)
+    max_attempts: int = Field(3, ge=1)
+    #: seconds before the attempt is stopped; None means the task's own timeout
+    timeout_s: float | None = Field(None, gt=0)
+    enqueued_at: float = Field(default_factory=time.time)
+    #: first enqueue time, kept across retries (defaults to enqueued_at)
+    created_at: float | None = None
+    callback_url: str | None = None
+
+    def created(self) -> float:
+        return self.created_at if self.created_at is not None else self.enqueued_at
+
+    def dump(self) -> str:
+        return orjson.dumps(self.model_dump(exclude_none=True)).decode()
+
+    def next_attempt(self, attempt: int | None = None) -> Envelope:
+        return self.model_copy(
+            update={
+                "attempt": self.attempt + 1 if attempt is None else attempt,
+                "enqueued_at": time.time(),
+                "created_at": self.created(),
+            }
+        )
+
+
+class JobError(BaseModel):
+    type: ErrorType
+    message: str
+
+
+class JobRecord(BaseModel):
+    """The job record of CONTRACT §3, as `GET /jobs/{id}` returns it."""
+
+    id: str
+    type: str
+    queue: str
+    status: Status
+    progress: int = Field(0, ge=0, le=100)
+    message: str | None = None
+    payload: Any = None
+    result: Any = None
+    error: JobError | None = None
+    attempt: int = 0
+    max_attempts: int = 3
+    created_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    worker: str | None = None
+
+
+def make_record(
+    env: Envelope,
+    status: Status,
+    *,
+    attempt: int | None = None,
+    progress: int = 0,
+    message: str | None = None,
+    result: Any = None,
+    error: dict[str, str] | None = None,
+    started_at: float | None = None,
+    finished_at: float | None = None,
+    worker: str | None = None,
+) -> dict[str, Any]:
+    """The record for `env` in `status`, in the key order of CONTRACT §3."""
+    return {
+        "id": env.id,
+        "type": env.type,
+        "queue": env.queue,
+        "status": status.value,
+        "progress": progress,
+        "message": message,
+        "payload": env.payload,
+        "result": result,
+        "error": error,
+        "attempt": env.attempt if attempt is None else attempt,
+        "max_attempts": env.max_attempts,
+        "created_at": iso(env.created()),
+        "started_at": iso(started_at),
+        "finished_at": iso(finished_at),
+        "worker": worker,
+    }
+
+
+def error(kind: ErrorType, message: str) -> dict[str, str]:
+    return {"type": kind, "message": message[:2000]}
+
+
+def event(kind: str, **fields: Any) -> str:
+    """A job event as stored in its stream: {"type": kind, ..., "at": ISO time}."""
+    fields["type"] = kind
+    fields["at"] = iso(time.time())
+    return dumps(fields)
+
+
+def status_event(record: dict[str, Any]) -> str:
+    return event(
+        "status",
+        status=record["status"],
+        progress=record["progress"],
+        message=record["message"],
+        attempt=record["attempt"],
+        error=record["error"],
+    )

@@ -1,0 +1,116 @@
+"""Lua scripts: one file per atomic operation in `lua/`, loaded once per client.
+
+A line `--- @include "name"` is replaced by `lua/name.lua` (files starting with `_` are
+includes, not scripts). Scripts run by EVALSHA; when the server has forgotten one
+(NOSCRIPT, after a restart or SCRIPT FLUSH) it is loaded again and the call repeated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from redis import exceptions as redis_errors
+
+LUA_DIR = Path(__file__).with_name("lua")
+_INCLUDE = re.compile(r'^--- @include "(?P<name>[\w-]+)"\s*$', re.M)
+
+
+class Code(IntEnum):
+    """Small integers the scripts answer with (see each script's header)."""
+
+    OK = 1
+    NOT_FOUND = -1
+    STALE = -2
+    CANCELLED = -3
+    FINISHED = -4
+    CHANGED = -5
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    name: str
+    source: str
+    sha: str
+
+
+def _resolve(name: str, seen: tuple[str, ...] = ()) -> str:
+    if name in seen:
+        raise ValueError(f"circular @include: {' -> '.join((*seen, name))}")
+    text = (LUA_DIR / f"{name}.lua").read_text()
+    return _INCLUDE.sub(lambda m: _resolve(m["name"], (*seen, name)), text)
+
+
+@cache
+def load_all() -> dict[str, Script]:
+    """Every script in `lua/` by name, with its includes resolved."""
+    scripts = {}
+    for path in sorted(LUA_DIR.glob("*.lua")):
+        if path.stem.startswith("_"):
+            continue
+        source = _resolve(path.stem)
+        scripts[path.stem] = Script(path.stem, source, hashlib.sha1(source.encode()).hexdigest())
+    return scripts
+
+
+def _args(script: Script, keys: Sequence[str], args: Sequence[Any]) -> tuple[Any, ...]:
+    return (script.sha, len(keys), *keys, *args)
+
+
+async def run(redis: Any, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    """Run one script with EVALSHA, loading it on NOSCRIPT."""
+    script = load_all()[name]
+    try:
+        return await redis.evalsha(*_args(script, keys, args))
+    except redis_errors.NoScriptError:
+        await redis.script_load(script.source)
+        return await redis.evalsha(*_args(script, keys, args))
+
+
+async def run_many(
+    redis: Any, calls: Sequence[tuple[str, Sequence[str], Sequence[Any]]],
+    then: Callable[[Any], Any] | None = None,
+) -> list[Any]:
+    """Run several scripts in one round trip (a non-transactional pipeline).
+
+    `then(pipe)` may queue more plain commands after the scripts; their answers follow.
+    A call refused with NOSCRIPT did not run: those alone are repeated after loading.
+    """
+    if not calls and then is None:
+        return []
+    scripts = load_all()
+    async with redis.pipeline(transaction=False) as pipe:
+        for name, keys, args in calls:
+            pipe.evalsha(*_args(scripts[name], keys, args))
+        if then is not None:
+            then(pipe)
+        results = await pipe.execute(raise_on_error=False)
+    missing = [i for i, r in enumerate(results) if isinstance(r, redis_errors.NoScriptError)]
+    if missing:
+        for name in {calls[i][0] for i in missing}:
+            await redis.script_load(scripts[name].source)
+        async with redis.pipeline(transaction=False) as pipe:
+            for i in missing:
+                name, keys, args = calls[i]
+                pipe.evalsha(*_args(scripts[name], keys, args))
+            for i, r in zip(missing, await pipe.execute(raise_on_error=False), strict=True):
+                results[i] = r
+    for r in results:
+        if isinstance(r, Exception):
+            raise r
+    return results
+
+
+def run_sync(redis: Any, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    script = load_all()[name]
+    try:
+        return redis.evalsha(*_args(script, keys, args))
+    except redis_errors.NoScriptError:
+        redis.script_load(script.source)
+        return redis.evalsha(*_args(script, keys, args))

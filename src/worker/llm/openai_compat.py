@@ -1,0 +1,186 @@
+"""Any OpenAI-compatible chat-completions server (OpenAI, Ollama, vLLM, LM Studio, ...)."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+
+from .base import Acquire, ChatRequest, LLMError, LLMStreamBroken, LLMTimeout, retry_later
+from .settings import LLMSettings
+from .sse import SSEParser, aparse_lines
+
+log = logging.getLogger("agentq.llm")
+
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
+
+
+class _Transient(Exception):
+    """One try failed in a way that may pass: back off and try again."""
+
+    def __init__(
+        self, reason: str, retry_after_s: float | None = None, *, timeout: bool = False
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+        self.timeout = timeout
+
+
+def parse_retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds from `retry-after-ms`, or `Retry-After` as seconds or an HTTP date."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def backoff_s(try_no: int, settings: LLMSettings, retry_after_s: float | None) -> float:
+    """Exponential back-off with full jitter over its upper half; never below Retry-After."""
+    ceiling = min(settings.retry_max_s, settings.retry_base_s * (2**try_no))
+    delay = random.uniform(ceiling / 2, ceiling)
+    if retry_after_s is not None:
+        # The server said when: wait that long plus a little jitter, so that many
+        # workers told the same time do not all come back at the same instant.
+        delay = retry_after_s + random.uniform(0, min(1.0, 0.1 * retry_after_s + 0.05))
+    return delay
+
+
+class OpenAICompatible:
+    """Streams chat completions from `{base_url}/chat/completions` over httpx."""
+
+    name = "openai-compatible"
+
+    def __init__(
+        self,
+        settings: LLMSettings,
+        *,
+        acquire: Acquire | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.model = settings.model_name
+        self.acquire = acquire
+        headers = {"Accept": "text/event-stream", "User-Agent": "agentq"}
+        if settings.api_key:
+            headers["Authorization"] = f"Bearer {settings.api_key}"
+        self._http = httpx.AsyncClient(
+            base_url=settings.base_url,
+            headers=headers,
+            transport=transport,
+            timeout=httpx.Timeout(
+                connect=settings.connect_timeout_s,
+                read=settings.read_timeout_s,
+                write=settings.read_timeout_s,
+                pool=settings.connect_timeout_s,
+            ),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def body(self, request: ChatRequest) -> dict:
+        return {
+            "model": self.model,
+            "messages": request.messages,
+            "stream": True,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+        }
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        s = self.settings
+        body = self.body(request)
+        waited = 0.0
+        try_no = 0
+        while True:
+            if self.acquire is not None:
+                await self.acquire(request.estimated_tokens())
+            streamed = False
+            try:
+                async for text in self._once(body):
+                    streamed = True
+                    yield text
+                return
+            except _Transient as e:
+                if streamed:
+                    raise LLMStreamBroken(f"{e.reason} after part of the answer") from e
+                failure = e
+            delay = backoff_s(try_no, s, failure.retry_after_s)
+            try_no += 1
+            if try_no > s.max_retries or waited + delay > s.retry_budget_s:
+                log.warning("LLM unavailable (%s); giving the job back for %.1fs",
+                            failure.reason, delay)
+                if failure.timeout:
+                    raise LLMTimeout(
+                        f"{failure.reason} ({try_no} tries in {waited:.1f}s)"
+                    ) from failure
+                raise retry_later(
+                    delay, f"LLM unavailable after {try_no} tries: {failure.reason}"
+                ) from failure
+            log.info("LLM %s; retrying in %.2fs (try %d of %d)",
+                     failure.reason, delay, try_no + 1, s.max_retries + 1)
+            await asyncio.sleep(delay)
+            waited += delay
+
+    async def _once(self, body: dict) -> AsyncIterator[str]:
+        deadline = time.monotonic() + self.settings.request_timeout_s
+        parser = SSEParser()
+        try:
+            async with self._http.stream("POST", "/chat/completions", json=body) as resp:
+                if resp.status_code in RETRYABLE_STATUS:
+                    await resp.aread()
+                    raise _Transient(
+                        f"HTTP {resp.status_code}", parse_retry_after(resp.headers)
+                    )
+                if resp.status_code >= 400:
+                    await resp.aread()
+                    raise LLMError(
+                        f"HTTP {resp.status_code} from {self.settings.base_url}: "
+                        f"{resp.text[:300]}"
+                    )
+                ctype = resp.headers.get("content-type", "")
+                if "text/event-stream" not in ctype:
+                    # A server that ignored `stream: true` answers with one JSON body.
+                    await resp.aread()
+                    text = _non_stream_text(resp)
+                    if text:
+                        yield text
+                    return
+                async for text in aparse_lines(resp.aiter_lines(), parser):
+                    yield text
+                    if time.monotonic() > deadline:
+                        raise LLMTimeout(
+                            f"answer took longer than {self.settings.request_timeout_s}s"
+                        )
+        except httpx.TimeoutException as e:
+            raise _Transient(f"timed out ({type(e).__name__})", timeout=True) from e
+        except (httpx.TransportError, httpx.RemoteProtocolError) as e:
+            raise _Transient(f"connection failed ({type(e).__name__}: {e})") from e
+
+
+def _non_stream_text(resp: httpx.Response) -> str:
+    try:
+        data = resp.json()
+        return data["choices"][0]["message"]["content"] or ""
+    except (ValueError, KeyError, IndexError, TypeError) as e:
+        raise LLMError(f"unexpected answer: {resp.text[:300]}") from e
