@@ -31,9 +31,14 @@ const MAX_EVENTS = 500;
 
 const clamp = (n: number) => Math.max(0, Math.min(100, Math.round(n)));
 
-/** A new attempt (automatic retry or the Retry button) starts from zero again. */
-function restarted(state: FollowState, status: string, attempt: number | null): boolean {
+/**
+ * A new attempt (an automatic retry) starts from zero again. Records can arrive late
+ * (a poll answer overtaken by the stream), so for them only a changed attempt number
+ * counts; the stream is ordered, so a status event going back to queued/scheduled does.
+ */
+function restarted(state: FollowState, status: string, attempt: number | null, ordered: boolean): boolean {
   if (attempt != null && state.attempt != null && attempt !== state.attempt) return true;
+  if (!ordered) return false;
   const wasActive = state.status === 'running' || isTerminal(state.status);
   return wasActive && (status === 'queued' || status === 'scheduled');
 }
@@ -44,9 +49,11 @@ export function followReducer(state: FollowState, action: FollowAction): FollowS
       return initialFollow;
     case 'record': {
       const r = action.record;
-      const fresh = restarted(state, r.status, r.attempt);
+      const fresh = restarted(state, r.status, r.attempt, false);
+      // A late answer from before the end: the stream already said it is over.
+      if (!fresh && isTerminal(state.status) && !isTerminal(r.status)) return state;
       const base = fresh ? { ...state, progress: 0, partial: '' } : state;
-      let progress = Math.max(fresh ? 0 : base.progress, clamp(r.progress ?? 0));
+      let progress = Math.max(base.progress, clamp(r.progress ?? 0));
       if (r.status === 'succeeded') progress = 100;
       return {
         ...base,
@@ -71,7 +78,7 @@ export function followReducer(state: FollowState, action: FollowAction): FollowS
           next.partial = e.text.startsWith(state.partial) ? e.text : state.partial + e.text;
         }
       } else if (e.type === 'status' && typeof e.status === 'string') {
-        if (restarted(state, e.status, typeof e.attempt === 'number' ? e.attempt : null)) {
+        if (restarted(state, e.status, typeof e.attempt === 'number' ? e.attempt : null, true)) {
           next.progress = 0;
           next.partial = '';
         }
