@@ -56,19 +56,19 @@ class Completion:
     model: str
 
 
+#: called before every request that is sent (retries included) with its token estimate
+Acquire = Callable[[int], Awaitable[Any]]
+
+
 class Provider(Protocol):
     name: str
     model: str
 
-    def stream(self, request: ChatRequest) -> AsyncIterator[str]:
-        """Yield the answer's text as it is produced."""
+    def stream(self, request: ChatRequest, acquire: Acquire | None = None) -> AsyncIterator[str]:
+        """Yield the answer's text as it is produced; `acquire` runs before each request."""
         ...
 
     async def aclose(self) -> None: ...
-
-
-#: called before every request that is sent (retries included) with its token estimate
-Acquire = Callable[[int], Awaitable[Any]]
 
 
 def retry_later(after_s: float, reason: str) -> Exception:

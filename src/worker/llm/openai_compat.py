@@ -74,12 +74,10 @@ class OpenAICompatible:
         self,
         settings: LLMSettings,
         *,
-        acquire: Acquire | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self.model = settings.model_name
-        self.acquire = acquire
         headers = {"Accept": "text/event-stream", "User-Agent": "agentq"}
         if settings.api_key:
             headers["Authorization"] = f"Bearer {settings.api_key}"
@@ -107,14 +105,16 @@ class OpenAICompatible:
             "temperature": request.temperature,
         }
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+    async def stream(
+        self, request: ChatRequest, acquire: Acquire | None = None
+    ) -> AsyncIterator[str]:
         s = self.settings
         body = self.body(request)
         waited = 0.0
         try_no = 0
         while True:
-            if self.acquire is not None:
-                await self.acquire(request.estimated_tokens())
+            if acquire is not None:
+                await acquire(request.estimated_tokens())
             streamed = False
             try:
                 async for text in self._once(body):

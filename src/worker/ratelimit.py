@@ -1,0 +1,97 @@
+"""One rate limit shared by every worker (requests and tokens per period), in Redis.
+
+The arithmetic is one Lua script, `src/queue/lua/ratelimit.lua`, so that eight
+replicas asking at the same moment still see one consistent count. Asking is cheap
+(one round trip); a refused caller sleeps for what the script says, plus a little
+jitter, and asks again, for at most `max_wait_s`, after which the job is handed back to
+the queue with `Retry` so it does not hold a worker slot while the limit is exhausted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+SCRIPT_PATH = Path(__file__).resolve().parents[1] / "queue" / "lua" / "ratelimit.lua"
+log = logging.getLogger("agentq.ratelimit")
+
+
+@cache
+def script_source() -> str:
+    return SCRIPT_PATH.read_text()
+
+
+class RateLimiter:
+    """`await limiter.acquire(tokens)` before each request to the limited service.
+
+    :param redis: a `redis.asyncio.Redis` (or any client with `register_script`)
+    :param key: the hash holding the counts, e.g. `ctx.keys.ratelimit("llm")`
+    :param rpm: most requests per period, None for no limit
+    :param tpm: most tokens per period, None for no limit
+    :param period_s: the period (60 for per-minute limits)
+    :param slots: the window's resolution; capacity comes back up to period/slots late
+    :param max_wait_s: the longest `acquire` waits before raising `Retry`
+    """
+
+    def __init__(
+        self,
+        redis: Any,
+        key: str,
+        *,
+        rpm: int | None = None,
+        tpm: int | None = None,
+        period_s: float = 60.0,
+        slots: int = 20,
+        max_wait_s: float = 30.0,
+    ) -> None:
+        self.key = key
+        self.rpm = rpm or 0
+        self.tpm = tpm or 0
+        self.period_ms = max(1, int(period_s * 1000))
+        self.slots = max(1, slots)
+        self.max_wait_s = max_wait_s
+        self._script = redis.register_script(script_source())
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.rpm or self.tpm)
+
+    async def ask(self, tokens: int = 0, now_ms: int | None = None) -> int:
+        """0 if granted (and counted), else the milliseconds to wait before asking again."""
+        if not self.enabled:
+            return 0
+        args = [self.rpm, self.tpm, max(0, int(tokens)), self.period_ms, self.slots,
+                "" if now_ms is None else int(now_ms)]
+        return int(await self._script(keys=[self.key], args=args))
+
+    async def acquire(self, tokens: int = 0) -> float:
+        """Wait until the request fits the limit; the seconds waited.
+
+        Raises the queue's `Retry` when the wait would pass `max_wait_s`.
+        """
+        if not self.enabled:
+            return 0.0
+        start = time.monotonic()
+        while True:
+            wait_ms = await self.ask(tokens)
+            waited = time.monotonic() - start
+            if wait_ms <= 0:
+                if waited > 0.5:
+                    log.info("rate limit %s: waited %.1fs", self.key, waited)
+                return waited
+            # Jitter spreads the workers that were refused together.
+            delay = wait_ms / 1000 + random.uniform(0, min(0.25, wait_ms / 4000))
+            if waited + delay > self.max_wait_s:
+                raise _retry(delay, f"rate limit {self.key} exhausted for {delay:.1f}s")
+            await asyncio.sleep(delay)
+
+
+def _retry(after_s: float, reason: str) -> Exception:
+    from .llm.base import retry_later
+
+    return retry_later(after_s, reason)
