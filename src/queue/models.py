@@ -8,6 +8,7 @@ to fence writes. That keeps user payloads byte-exact (no Lua JSON round trip).
 from __future__ import annotations
 
 import os
+import threading
 import time
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -42,9 +43,21 @@ ErrorType = Literal["exception", "timeout", "lost", "cancelled", "invalid"]
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+_last_id = 0
+_id_lock = threading.Lock()
+
+
 def new_id() -> str:
-    """A ULID: 48 bits of milliseconds then 80 random bits, Crockford base32, 26 chars."""
+    """A ULID: 48 bits of milliseconds then 80 random bits, Crockford base32, 26 chars.
+
+    Monotonic within a process: ids made in the same millisecond still sort in order.
+    """
+    global _last_id
     n = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    with _id_lock:
+        if n >> 80 <= _last_id >> 80:
+            n = _last_id + 1
+        _last_id = n
     return "".join(_CROCKFORD[(n >> shift) & 31] for shift in range(125, -1, -5))
 
 

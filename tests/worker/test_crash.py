@@ -1,0 +1,94 @@
+"""Workers that die, stop or freeze: nothing is lost, stale writes are refused."""
+
+import asyncio
+import signal
+import time
+
+from .test_lifecycle import _status, _terminal, wait_for
+
+
+async def test_kill_9_mid_job_is_finished_by_another_worker(client, worker, redis):
+    a = worker(concurrency=2)
+    job = await client.enqueue("counted", {"seconds": 1.5})
+    await wait_for(lambda: _progress_at_least(client, job.id, 20))
+    b = worker(concurrency=2)
+    a.kill()
+    killed = time.monotonic()
+    rec = await wait_for(lambda: _terminal(client, job.id), timeout=20)
+    assert rec["status"] == "succeeded" and rec["attempt"] == 2
+    assert rec["worker"] != (await _worker_of(a)) and rec["result"] == {"attempt": 2}
+    assert int(await redis.get(f"{client.keys.prefix}:runs:{job.id}")) == 2
+    # recovery within worker timeout (3 s) + a heartbeat, plus the job's own 1.5 s
+    assert time.monotonic() - killed < 3 + 1 + 1.5 + 2
+    assert (await client.queues())["queues"][0]["recovered"] == 1
+    b.stop()
+
+
+async def test_kill_9_on_the_last_attempt_dead_letters_as_lost(client, worker):
+    a = worker()
+    job = await client.enqueue("counted", {"seconds": 3}, max_attempts=1)
+    await wait_for(lambda: _status(client, job.id, "running"))
+    a.kill()
+    worker()
+    rec = await wait_for(lambda: _terminal(client, job.id), timeout=20)
+    assert rec["status"] == "failed" and rec["error"]["type"] == "lost"
+    assert [d["id"] for d in await client.dead()] == [job.id]
+
+
+async def test_sigterm_lets_running_jobs_finish_and_exits_0(client, worker):
+    a = worker()
+    jobs = [await client.enqueue("counted", {"seconds": 1.0}) for _ in range(3)]
+    await wait_for(lambda: _all_running(client, jobs))
+    a.terminate()
+    assert a.wait(20) == 0
+    recs = [await client.get(j.id) for j in jobs]
+    assert [r["status"] for r in recs] == ["succeeded"] * 3
+
+
+async def test_sigterm_past_the_grace_period_puts_jobs_back(client, worker):
+    a = worker(env={"AGENTQ_SHUTDOWN_GRACE_S": "0.3"})
+    job = await client.enqueue("counted", {"seconds": 4})
+    await wait_for(lambda: _status(client, job.id, "running"))
+    a.terminate()
+    assert a.wait(20) == 0
+    rec = await client.get(job.id)
+    assert rec["status"] == "queued" and rec["attempt"] == 0
+    worker()
+    rec = await wait_for(lambda: _terminal(client, job.id), timeout=20)
+    assert rec["status"] == "succeeded" and rec["attempt"] == 1
+
+
+async def test_frozen_worker_cannot_overwrite_the_newer_attempt(client, worker, redis):
+    """SIGSTOP a worker mid-job: it is declared dead, its job runs again elsewhere; when it
+    wakes up, its progress and result for the old attempt are refused (fencing)."""
+    a = worker()
+    job = await client.enqueue("counted", {"seconds": 2})
+    await wait_for(lambda: _progress_at_least(client, job.id, 10))
+    a.proc.send_signal(signal.SIGSTOP)
+    try:
+        b = worker()
+        rec = await wait_for(lambda: _terminal(client, job.id), timeout=25)
+        assert rec["status"] == "succeeded" and rec["attempt"] == 2
+    finally:
+        a.proc.send_signal(signal.SIGCONT)
+    await asyncio.sleep(3)  # let the old attempt try to write
+    after = await client.get(job.id)
+    assert after == rec
+    assert "no longer" in a.log() or "refused" in a.log()
+    b.stop()
+
+
+async def _progress_at_least(client, job_id, p):
+    rec = await client.get(job_id)
+    return rec if rec and rec["status"] == "running" and rec["progress"] >= p else None
+
+
+async def _all_running(client, jobs):
+    recs = [await client.get(j.id) for j in jobs]
+    return all(r["status"] == "running" for r in recs)
+
+
+async def _worker_of(w):
+    import re
+    m = re.search(r"worker (\S+): queues=", w.log())
+    return m.group(1) if m else None
