@@ -13,23 +13,17 @@ import asyncio
 import logging
 import random
 import time
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-SCRIPT_PATH = Path(__file__).resolve().parents[1] / "queue" / "lua" / "ratelimit.lua"
+from src.queue import scripts
+
 log = logging.getLogger("agentq.ratelimit")
-
-
-@cache
-def script_source() -> str:
-    return SCRIPT_PATH.read_text()
 
 
 class RateLimiter:
     """`await limiter.acquire(tokens)` before each request to the limited service.
 
-    :param redis: a `redis.asyncio.Redis` (or any client with `register_script`)
+    :param redis: a `redis.asyncio.Redis`
     :param key: the hash holding the counts, e.g. `ctx.keys.ratelimit("llm")`
     :param rpm: most requests per period, None for no limit
     :param tpm: most tokens per period, None for no limit
@@ -55,7 +49,7 @@ class RateLimiter:
         self.period_ms = max(1, int(period_s * 1000))
         self.slots = max(1, slots)
         self.max_wait_s = max_wait_s
-        self._script = redis.register_script(script_source())
+        self.redis = redis
 
     @property
     def enabled(self) -> bool:
@@ -67,7 +61,7 @@ class RateLimiter:
             return 0
         args = [self.rpm, self.tpm, max(0, int(tokens)), self.period_ms, self.slots,
                 "" if now_ms is None else int(now_ms)]
-        return int(await self._script(keys=[self.key], args=args))
+        return int(await scripts.run(self.redis, "ratelimit", [self.key], args))
 
     async def acquire(self, tokens: int = 0) -> float:
         """Wait until the request fits the limit; the seconds waited.

@@ -77,6 +77,4 @@ def retry_later(after_s: float, reason: str) -> Exception:
         from src.worker import Retry
     except ImportError:  # the client used on its own, with no queue installed
         return LLMError(f"{reason}; try again in {after_s:.1f}s")
-    exc = Retry(after_s=after_s)
-    exc.add_note(reason)
-    return exc
+    return Retry(after_s=after_s, message=reason)
