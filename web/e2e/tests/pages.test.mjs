@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { newPage, shot, submit, useBrowser, waitJob } from './harness.mjs';
+
+useBrowser();
+
+test('History lists jobs with their status, filters and opens a job with its timeline', async (t) => {
+  const ok = await submit({ type: 'add', payload: { x: 2, y: 3 } });
+  const bad = await submit({ type: 'fail', payload: { times: 5, message: 'boom' }, max_attempts: 1 });
+  await waitJob(ok.id);
+  await waitJob(bad.id);
+
+  const page = await newPage(t);
+  await page.goto('/history/');
+  const okRow = page.locator('tr', { has: page.getByRole('link', { name: ok.id }) });
+  await okRow.waitFor();
+  assert.equal(await okRow.locator('.badge').textContent(), 'succeeded');
+  assert.match(await okRow.textContent(), /add/);
+  const badRow = page.locator('tr', { has: page.getByRole('link', { name: bad.id }) });
+  assert.equal(await badRow.locator('.badge').textContent(), 'failed');
+  await shot(page, 'history');
+
+  await page.getByLabel('Status').selectOption('failed');
+  await badRow.waitFor();
+  await okRow.waitFor({ state: 'detached' });
+  for (const badge of await page.locator('tbody .badge').allTextContents()) assert.equal(badge, 'failed');
+
+  await page.getByRole('link', { name: bad.id }).click();
+  await page.waitForURL(/\/job\/?\?id=/);
+  await page.getByRole('heading', { name: 'Events' }).waitFor();
+  await page.getByText('boom').first().waitFor();
+  await page.locator('.timeline li.tl-status').first().waitFor();
+  assert.match(await page.locator('.timeline').textContent(), /failed/);
+  await shot(page, 'job-detail');
+  assert.deepEqual(page.errors, []);
+});
+
+test('Dashboard shows the queue counts, a live worker and the throughput chart', async (t) => {
+  const page = await newPage(t);
+  await page.goto('/dashboard/');
+  const workers = page.locator('[data-stat=workers] .stat-value');
+  await page.waitForFunction(() => Number(document.querySelector('[data-stat=workers] .stat-value')?.textContent) >= 1);
+  assert.ok(Number(await workers.textContent()) >= 1);
+  await page.locator('table.workers tbody tr th').first().waitFor();
+  await page.getByRole('rowheader', { name: 'default' }).waitFor();
+  // Finish a few jobs while the page samples the counters: the chart draws a line.
+  for (let i = 0; i < 20; i += 1) await submit({ type: 'add', payload: { x: i, y: 1 } });
+  await page.locator('svg path.line').waitFor({ timeout: 20_000 });
+  await page.waitForFunction(() => /now|peak/.test(document.querySelector('svg[role=img]')?.getAttribute('aria-label') ?? ''));
+  await page.waitForTimeout(2500);
+  await shot(page, 'dashboard');
+  assert.deepEqual(page.errors, []);
+});
+
+test('API paths are not shadowed by the UI', async () => {
+  const { BASE } = await import('./harness.mjs');
+  for (const path of ['/jobs', '/queues', '/workers', '/health', '/ready']) {
+    const r = await fetch(`${BASE}${path}`);
+    assert.match(r.headers.get('content-type') ?? '', /json/, path);
+  }
+  const ui = await fetch(`${BASE}/history/`);
+  assert.match(ui.headers.get('content-type') ?? '', /html/);
+});
