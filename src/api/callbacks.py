@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
+from src.api.settings import get_settings
 from src.api.signing import SIGNATURE_HEADER, sign
 
 log = logging.getLogger("agentq.callbacks")
@@ -103,16 +104,21 @@ async def check_callback_url(url: str, allow: list[str]) -> None:
 
 async def deliver_callback(
     record: dict[str, Any],
-    settings: CallbackSettings,
+    settings: CallbackSettings | str | None = None,
     *,
     url: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> bool:
     """POST `record` to `url` (default: its `callback_url`); True once a 2xx answer came.
 
-    Never raises for delivery problems: a refused URL, a 4xx answer or the last failed
-    attempt are logged and give False.
+    `settings` defaults to the API settings read from the environment; a string in its
+    place is taken as the URL (`deliver_callback(record, url)`). Never raises for delivery
+    problems: a refused URL, a 4xx answer or the last failed attempt are logged and give False.
     """
+    if isinstance(settings, str):
+        url, settings = url or settings, None
+    if settings is None:
+        settings = get_settings()
     url = url or record.get("callback_url")
     if not url:
         return False
