@@ -61,12 +61,36 @@ def josa(word: str, particle: str) -> str:
     return word + (with_final if final else without)
 
 
+_AGREE = re.compile(r"\{(is|does|s|es|it|its|Its|them|itself)\}")
+_SINGULAR, _PLURAL = (
+    {"is": "is", "does": "does", "s": "s", "es": "es", "it": "it", "its": "its", "Its": "Its",
+     "them": "it", "itself": "itself"},
+    {"is": "are", "does": "do", "s": "", "es": "", "it": "they", "its": "their",
+     "Its": "Their", "them": "them", "itself": "themselves"},
+)
+
+
+def is_plural(topic: str) -> bool:
+    """A rough guess: "Redis streams" and "cats and dogs" are plural; "Redis", "physics",
+    "Kubernetes" (a name) are not."""
+    words = re.findall(r"[A-Za-z]+", topic)
+    if not words:
+        return False
+    if " and " in f" {topic.lower()} ":
+        return True
+    last = words[-1]
+    return (len(last) > 3 and last.islower() and last.endswith("s")
+            and not last.endswith(("ss", "us", "is", "ics", "ness", "ous")))
+
+
 def fill(template: str, topic: str) -> str:
     def sub(m: re.Match[str]) -> str:
         word = topic[:1].upper() + topic[1:] if m.group(1) == "T" else topic
         return josa(word, m.group(2)) if m.group(2) else word
 
-    return _PLACEHOLDER.sub(sub, template)
+    forms = _PLURAL if is_plural(topic) else _SINGULAR
+    text = _AGREE.sub(lambda m: forms[m.group(1)], template)
+    return _PLACEHOLDER.sub(sub, text)
 
 
 def _rng(*parts: object) -> random.Random:

@@ -3,6 +3,8 @@
 Each section kind has title templates and five sentence slots with alternatives; a
 section is two paragraphs (slots 1-3, then 4-5 with a sentence for the reader's level).
 Placeholders: `{t}` the topic as written, `{T}` the same with a capital first letter;
+in English `{is}`, `{does}`, `{s}`, `{es}`, `{it}`, `{its}`, `{Its}`, `{them}`, `{itself}`
+agree with the topic (singular "Redis is", plural "Redis streams are");
 in Korean `{t은}`, `{t이}`, `{t을}`, `{t과}`, `{t으로}`, `{t이란}` attach the particle
 that fits the topic's last syllable (see `offline.josa`).
 """
@@ -13,23 +15,23 @@ Kind = dict[str, list]
 
 EN: dict[str, Kind] = {
     "what": {
-        "titles": ["What {t} is", "Understanding {t}", "{T} in a nutshell"],
+        "titles": ["What {t} {is}", "Understanding {t}", "{T} in a nutshell"],
         "slots": [
-            ["At its simplest, {t} is a set of ideas and habits built around one recurring "
+            ["At {its} simplest, {t} {is} a set of ideas and habits built around one recurring "
              "problem.",
-             "{T} is easiest to understand by starting from the problem it answers rather "
-             "than from its vocabulary."],
+             "{T} {is} easiest to understand by starting from the problem {it} answer{s} "
+             "rather than from {its} vocabulary."],
             ["Most of what makes {t} interesting comes from a handful of core ideas, and once "
              "those are clear the details fall into place.",
              "Underneath the jargon there are only a few moving parts, and each of them has a "
              "plain-language explanation."],
             ["The term is used loosely, so two people discussing {t} can mean quite different "
              "things; agreeing on a definition first saves a lot of time.",
-             "A good working definition says what {t} includes, what it leaves out, and who it "
-             "is meant for."],
+             "A good working definition says what {t} include{s}, what {it} leave{s} out, and "
+             "who {it} {is} meant for."],
             ["It also helps to separate the essential parts of {t} from the conventions that "
-             "have simply grown up around it.",
-             "Seen from a distance, {t} is a collection of choices that people made for good "
+             "have simply grown up around {them}.",
+             "Seen from a distance, {t} {is} a collection of choices that people made for good "
              "reasons, and most of those reasons still hold."],
             ["Keep that picture in mind, because every later section builds on it.",
              "With that foundation in place, the rest of the topic becomes much easier to "
@@ -37,31 +39,31 @@ EN: dict[str, Kind] = {
         ],
     },
     "why": {
-        "titles": ["Why {t} matters", "The case for {t}", "What {t} is good for"],
+        "titles": ["Why {t} matter{s}", "The case for {t}", "What {t} {is} good for"],
         "slots": [
-            ["{T} matters because it turns a vague goal into something you can plan, measure "
+            ["{T} matter{s} because {it} turn{s} a vague goal into something you can plan, measure "
              "and improve.",
-             "The strongest argument for {t} is practical: it saves time and prevents a "
-             "familiar class of mistakes."],
-            ["People who ignore it tend to rediscover its lessons the hard way, usually at an "
+             "The strongest argument for {t} is practical: {it} save{s} time and prevent{s} "
+             "a familiar class of mistakes."],
+            ["People who ignore {them} tend to rediscover {its} lessons the hard way, usually at an "
              "inconvenient moment.",
-             "Without it, the same questions come back again and again, and each time they are "
+             "Without {them}, the same questions come back again and again, and each time they are "
              "answered a little differently."],
-            ["That does not mean {t} is always the right tool; it pays off most when the "
+            ["That does not mean {t} {is} always the right tool; {it} pay{s} off most when the "
              "stakes are real and the work has to last.",
-             "Its value grows with scale: a small effort may get by without it, while a large "
+             "{Its} value grows with scale: a small effort may get by without {them}, while a large "
              "one rarely does."],
             ["There is also a human side, since a shared understanding of {t} gives a group a "
              "common language for difficult decisions.",
-             "Just as important, it makes the work easier to explain to someone who was not "
+             "Just as important, {it} make{s} the work easier to explain to someone who was not "
              "there when the decisions were made."],
             ["In short, the effort you put into {t} tends to come back with interest.",
-             "Those benefits are the reason {t} keeps coming up, long after newer ideas have "
+             "Those benefits are the reason {t} keep{s} coming up, long after newer ideas have "
              "come and gone."],
         ],
     },
     "how": {
-        "titles": ["How {t} works", "The moving parts of {t}", "Inside {t}"],
+        "titles": ["How {t} work{s}", "The moving parts of {t}", "Inside {t}"],
         "slots": [
             ["The mechanics of {t} are simpler than they first appear, and they follow a clear "
              "order.",
@@ -95,7 +97,7 @@ EN: dict[str, Kind] = {
             ["Pick one narrow question, work through it end to end, and write down what "
              "surprised you along the way.",
              "Choose a problem you already understand, so that the only new thing is {t} "
-             "itself."],
+             "{itself}."],
             ["Resist the urge to learn every option up front; the defaults are usually "
              "sensible, and you can revisit them later.",
              "Early results will be rough, and that is fine: the aim of a first attempt is to "
@@ -133,7 +135,7 @@ EN: dict[str, Kind] = {
     },
     "pitfalls": {
         "titles": ["Common pitfalls and how to avoid them", "Mistakes to watch for",
-                   "Where {t} goes wrong"],
+                   "Where {t} go{es} wrong"],
         "slots": [
             ["Most problems with {t} come from a short list of recurring mistakes.",
              "Even experienced people fall into the same traps with {t}, usually under time "
@@ -159,7 +161,8 @@ EN: dict[str, Kind] = {
         "titles": ["{T} in practice", "Real-world examples", "What {t} looks like in real life"],
         "slots": [
             ["Ideas about {t} become clearer when you see them applied to real situations.",
-             "It is one thing to describe {t} in the abstract and another to watch it at work."],
+             "It is one thing to describe {t} in the abstract and another to watch {them} at "
+             "work."],
             ["Imagine a small team adopting {t} for the first time: the first weeks are slower, "
              "but the second month is calmer and more predictable.",
              "Consider someone who tried {t} on a single project, kept notes, and then reused "
@@ -168,7 +171,7 @@ EN: dict[str, Kind] = {
              "decisions that are easier to explain.",
              "What these cases have in common is not talent or budget but a willingness to be "
              "deliberate."],
-            ["The examples also show the limits, because {t} does not remove the need for "
+            ["The examples also show the limits, because {t} {does} not remove the need for "
              "judgement.",
              "They also show that results depend heavily on context, so it pays to adapt ideas "
              "rather than copy them."],
@@ -179,10 +182,10 @@ EN: dict[str, Kind] = {
         ],
     },
     "future": {
-        "titles": ["Where {t} is heading", "The future of {t}", "What comes next for {t}"],
+        "titles": ["Where {t} {is} heading", "The future of {t}", "What comes next for {t}"],
         "slots": [
-            ["{T} keeps changing, and the direction of that change is already visible.",
-             "Like most fields, {t} is being reshaped by better tools and by the people who use "
+            ["{T} keep{s} changing, and the direction of that change is already visible.",
+             "Like most fields, {t} {is} being reshaped by better tools and by the people who use "
              "them."],
             ["The trend is toward making the basics easier so that attention can go to the "
              "genuinely hard questions.",
@@ -243,12 +246,12 @@ EN_FRAME = {
                     "first time.",
         "intermediate": "This guide is for readers who know the basics of {t} and want a "
                         "clearer, more practical picture.",
-        "advanced": "This piece takes a closer look at {t} for readers who already use it "
+        "advanced": "This piece takes a closer look at {t} for readers who already use {them} "
                     "and want to sharpen their judgement.",
     },
     "parts": "It covers {n} parts: {list}. Each part can be read on its own, but together "
              "they build a complete picture.",
-    "conclusion": "{T} rewards a patient, deliberate approach. Start with the fundamentals "
+    "conclusion": "{T} reward{s} a patient, deliberate approach. Start with the fundamentals "
                   "from \u201c{first}\u201d, keep the habits from the later sections in mind, "
                   "and come back to this material as your experience grows. The details will "
                   "change over time, but the reasoning behind them will keep serving you well.",
