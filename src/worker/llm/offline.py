@@ -32,24 +32,41 @@ _JOSA = {  # with a final consonant, without
     "이란": ("이란", "란"),
 }
 _PLACEHOLDER = re.compile(r"\{(t|T)(은|이란|이|을|과|으로)?\}")
-# Latin letters and digits read with a final consonant in Korean (a good-enough rule):
-# "Redis" (레디스) has none, "Python" (파이썬) has one; 1 (일), 3 (삼), 6 (육)...
-_LATIN_FINAL = set("bcklmnpt") | set("013678")
-_LATIN_RIEUL = set("l178")
+# How a Latin word or a digit ends when read in Korean, roughly: "Redis" (레디스) and
+# "Rust" (러스트) end in a vowel, "Python" (파이썬), "Slack" (슬랙), "Git" (깃) in a
+# consonant, "SQL" (에스큐엘) and 1 (일) in ㄹ.
+_DIGIT_FINAL = {"0": (True, False), "1": (True, True), "3": (True, False), "6": (True, False),
+                "7": (True, True), "8": (True, True)}
+_VOWELS = set("aeiouy")
+
+
+def _latin_final(word: str) -> tuple[bool, bool]:
+    if word.isupper():  # an acronym is read letter by letter: L (엘), M (엠), N (엔), R (알)
+        last = word[-1]
+        return last in "LMNR", last in "LR"
+    low = word.lower()
+    last, before = low[-1], (low[-2] if len(low) > 1 else "")
+    if last in "lmn" or low.endswith(("ng", "ck")):
+        return True, last == "l"
+    if last in "bkpt" and before in _VOWELS:
+        return True, False
+    return False, False
 
 
 def _final_consonant(word: str) -> tuple[bool, bool]:
-    """(has a final consonant, that consonant is ㄹ) for the word's last letter."""
-    letters = [c for c in word if c.isalnum()]
-    if not letters:
+    """(has a final consonant, that consonant is ㄹ) for the word's last syllable."""
+    word = word.rstrip(" )]}\"'.,!?\u201d\u2019")
+    if not word:
         return False, False
-    last = letters[-1]
+    last = word[-1]
     code = ord(last) - 0xAC00
     if 0 <= code < 11172:
         final = code % 28
         return final != 0, final == 8
-    low = last.lower()
-    return low in _LATIN_FINAL, low in _LATIN_RIEUL
+    if last.isdigit():
+        return _DIGIT_FINAL.get(last, (False, False))
+    tail = re.findall(r"[A-Za-z]+$", word)
+    return _latin_final(tail[0]) if tail else (False, False)
 
 
 def josa(word: str, particle: str) -> str:
