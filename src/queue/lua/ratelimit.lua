@@ -76,7 +76,7 @@ local tok_ok = max_tok <= 0 or used_tok + want <= max_tok
 if req_ok and tok_ok then
   local field = string.format('%.0f', current)
   redis.call('HINCRBY', KEYS[1], field, 1)
-  if want > 0 then
+  if want > 0 and max_tok > 0 then
     redis.call('HINCRBY', KEYS[1], field .. ':t', want)
   end
   redis.call('PEXPIRE', KEYS[1], period + 2 * width)
