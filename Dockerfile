@@ -34,13 +34,14 @@ RUN /opt/venv/bin/pip install . \
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    AGENTQ_WEB_DIR=/app/web/out
 RUN groupadd --system --gid 10001 agentq \
  && useradd --system --uid 10001 --gid agentq --home-dir /app --no-create-home \
       --shell /usr/sbin/nologin agentq
 COPY --from=python /opt/venv /opt/venv
 WORKDIR /app
-# The API serves the UI from web/out relative to its working directory.
+# The API serves the UI from AGENTQ_WEB_DIR (set above).
 COPY --from=web /build/web/out ./web/out
 USER agentq:agentq
 EXPOSE 8000

@@ -54,6 +54,7 @@ async def test_jobs_spread_over_four_compose_workers(valkey_url, tmp_path: Path)
     command, env = _compose_worker(namespace, valkey_url)
     logs = [tmp_path / f"worker-{i}.log" for i in range(REPLICAS)]
     procs: list[subprocess.Popen[bytes]] = []
+    passed = False
     try:
         for log in logs:
             with log.open("wb") as out:
@@ -68,11 +69,17 @@ async def test_jobs_spread_over_four_compose_workers(valkey_url, tmp_path: Path)
                 [{"type": "sleep", "payload": {"seconds": 0.05, "steps": 1}} if i % 2 else
                  {"type": "echo", "payload": {"i": i}} for i in range(JOBS)]
             )
-            records = await asyncio.gather(*(client.wait(j.id, timeout_s=60) for j in jobs))
+            gate = asyncio.Semaphore(16)  # each wait holds a pooled connection
+
+            async def finished(job_id: str) -> dict | None:
+                async with gate:
+                    return await client.wait(job_id, timeout_s=60)
+
+            records = await asyncio.gather(*(finished(j.id) for j in jobs))
 
         assert [r and r["status"] for r in records] == ["succeeded"] * JOBS
         spread = Counter(r["worker"] for r in records)
-        print(f"\n{JOBS} jobs over {REPLICAS} workers (compose command {' '.join(command[1:])}):")
+        print(f"\n{JOBS} jobs over {REPLICAS} workers (compose command: python {' '.join(command[1:])}):")
         for worker_id, count in sorted(spread.items()):
             print(f"  {worker_id} (pid {workers.get(worker_id)}): {count} jobs")
         assert set(spread) == set(workers), "every worker must have run some jobs"
@@ -86,11 +93,12 @@ async def test_jobs_spread_over_four_compose_workers(valkey_url, tmp_path: Path)
         took = time.monotonic() - started
         print(f"  all {REPLICAS} stopped on SIGTERM in {took:.1f}s, exit codes {codes}")
         assert codes == [0] * REPLICAS
+        passed = True
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait(timeout=5)
-        for log in logs:
+        for log in [] if passed else logs:
             if log.exists() and log.stat().st_size:
                 print(f"--- {log.name} (tail)\n{log.read_text(errors='replace')[-1500:]}")
