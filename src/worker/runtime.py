@@ -295,10 +295,11 @@ class Worker:
             return Outcome("fail", error=error("invalid", f"invalid payload: {exc}"))
         timeout = env.timeout_s or taskdef.timeout_s
         try:
-            if taskdef.is_async:
-                result = await asyncio.wait_for(taskdef.fn(ctx, data), timeout)
-            else:
-                result = await asyncio.wait_for(asyncio.to_thread(taskdef.fn, ctx, data), timeout)
+            async with asyncio.timeout(timeout):
+                if taskdef.is_async:
+                    result = await taskdef.fn(ctx, data)
+                else:
+                    result = await asyncio.to_thread(taskdef.fn, ctx, data)
             orjson.dumps(result)
             return Outcome("ok", result=result)
         except TimeoutError:
