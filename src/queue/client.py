@@ -91,10 +91,10 @@ class Client:
         call = (
             "enqueue",
             [k.job(env.id), k.scheduled if delayed else k.queue(queue), k.jobs,
-             k.idem(idempotency_key) if idempotency_key else "", k.stats],
+             k.idem(idempotency_key or ""), k.stats],
             [env.id, dumps(record), env.dump(), self.settings.job_ttl_s, int(now * 1000),
              int((now + delay_s) * 1000) if delayed else 0, self.settings.jobs_index_max,
-             f"{queue}:enqueued"],
+             f"{queue}:enqueued", 1 if idempotency_key else 0],
         )
         return call, record
 

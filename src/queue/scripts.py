@@ -81,13 +81,14 @@ async def run_many(
 
     `then(pipe)` may queue more plain commands after the scripts; their answers follow.
     A call refused with NOSCRIPT did not run: those alone are repeated after loading.
+    (EVALSHA goes through `execute_command`: redis-py's cluster pipeline has no `evalsha`.)
     """
     if not calls and then is None:
         return []
     scripts = load_all()
     async with redis.pipeline(transaction=False) as pipe:
         for name, keys, args in calls:
-            pipe.evalsha(*_args(scripts[name], keys, args))
+            pipe.execute_command("EVALSHA", *_args(scripts[name], keys, args))
         if then is not None:
             then(pipe)
         results = await pipe.execute(raise_on_error=False)
@@ -98,7 +99,7 @@ async def run_many(
         async with redis.pipeline(transaction=False) as pipe:
             for i in missing:
                 name, keys, args = calls[i]
-                pipe.evalsha(*_args(scripts[name], keys, args))
+                pipe.execute_command("EVALSHA", *_args(scripts[name], keys, args))
             for i, r in zip(missing, await pipe.execute(raise_on_error=False), strict=True):
                 results[i] = r
     for r in results:

@@ -6,7 +6,7 @@
     KEYS[1] job record        {ns}:job:{id}
     KEYS[2] target            {ns}:queue:{queue} (a list) or {ns}:scheduled (a sorted set)
     KEYS[3] jobs index        {ns}:jobs
-    KEYS[4] idempotency key   {ns}:idem:{key}, or "" when the job has none
+    KEYS[4] idempotency key   {ns}:idem:{key} (any key of the namespace when ARGV[9] is "0")
     KEYS[5] stats             {ns}:stats
     ARGV[1] job id
     ARGV[2] record JSON
@@ -16,12 +16,13 @@
     ARGV[6] due time in ms; "0" means now (LPUSH on the queue)
     ARGV[7] index cap: the index is trimmed to this many newest ids
     ARGV[8] stats field to increment ("<queue>:enqueued")
+    ARGV[9] "1" when the job has an idempotency key, else "0"
 
   Output:
     {1, id}           created
     {0, existing_id}  the idempotency key was used before: nothing written
 ]]
-if KEYS[4] ~= '' then
+if ARGV[9] == '1' then
   local existing = redis.call('GET', KEYS[4])
   if existing then return {0, existing} end
   redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[4])
