@@ -6,14 +6,18 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from redis import exceptions as redis_errors
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from src.queue import JobConflict, JobNotFound, RedisUnavailable
 
 log = logging.getLogger("agentq.api")
+
+_UNPARSABLE_BODY = "There was an error parsing the body"
 
 
 def validation_error(loc: tuple[str | int, ...], msg: str, value: Any, kind: str = "value_error") -> RequestValidationError:
@@ -49,6 +53,18 @@ def install(app: FastAPI, retry_after_s: int) -> None:
     async def conflict(request: Request, exc: JobConflict) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, 409)
 
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # FastAPI answers 400 for a JSON body it cannot decode (not UTF-8): say 422, as for
+        # any other malformed JSON, naming the body.
+        if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
+            return JSONResponse(
+                {"detail": [{"type": "json_invalid", "loc": ["body"],
+                             "msg": "body is not valid UTF-8 JSON", "input": None}]},
+                422,
+            )
+        return await http_exception_handler(request, exc)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RedisUnavailable, unavailable)
     app.add_exception_handler(redis_errors.ConnectionError, unavailable)
     app.add_exception_handler(redis_errors.TimeoutError, unavailable)

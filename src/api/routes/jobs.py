@@ -29,6 +29,15 @@ _not_found: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorDetail, "description": "Unknown or expired job"},
 }
 
+
+def _json_errors(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """The same error answers, documented as JSON on a route whose own media type is not."""
+    ref = {"$ref": "#/components/schemas/ErrorDetail"}
+    return {
+        code: {"description": r["description"], "content": {"application/json": {"schema": ref}}}
+        for code, r in responses.items()
+    }
+
 router = APIRouter(
     prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_api_key)], responses=_errors
 )
@@ -135,7 +144,7 @@ def _status_event(record: dict[str, Any]) -> dict[str, Any]:
     "/{job_id}/events",
     response_class=EventSourceResponse,
     responses={
-        **_not_found,
+        **_json_errors({**_errors, **_not_found}),
         200: {
             "description": (
                 "Server-Sent Events: one per progress or status change. Each `data` is the JSON "

@@ -114,6 +114,11 @@ class TestSubmit:
         assert r.status_code == 422
         assert r.json()["detail"][0]["type"] == "json_invalid"
 
+    def test_body_that_is_not_utf8_is_422(self, http: httpx.Client) -> None:
+        r = http.post("/jobs", content=b"\x05Q>\xff\xfe", headers={"Content-Type": "application/json"})
+        assert r.status_code == 422
+        assert r.json()["detail"][0]["loc"] == ["body"]
+
     def test_idempotency_key_gives_the_first_job_with_200(self, http: httpx.Client) -> None:
         key = f"key-{uuid.uuid4().hex}"
         first = submit(http, {"type": "echo", "payload": {"n": 1}, "idempotency_key": key})

@@ -1,0 +1,83 @@
+"""The built web UI is served at `/` without shadowing any API path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.support import start_api, stop_process
+
+PAGES = {
+    "index.html": "<html>generate page</html>",
+    "history/index.html": "<html>history page</html>",
+    "job/index.html": "<html>job page</html>",
+    "dashboard/index.html": "<html>dashboard page</html>",
+    "404.html": "<html>not found page</html>",
+    "_next/static/chunks/app.js": "console.log('app')",
+}
+
+
+@pytest.fixture(scope="module")
+def api_env(api_env: dict[str, str], module_dir: Path) -> dict[str, str]:
+    web = module_dir / "web-out"
+    for name, text in PAGES.items():
+        (web / name).parent.mkdir(parents=True, exist_ok=True)
+        (web / name).write_text(text)
+    return {**api_env, "AGENTQ_WEB_DIR": str(web)}
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [("/", "generate page"), ("/history/", "history page"), ("/job/?id=01J", "job page"),
+     ("/dashboard/", "dashboard page")],
+)
+def test_pages(http: httpx.Client, path: str, text: str) -> None:
+    r = http.get(path)
+    assert r.status_code == 200 and text in r.text
+    assert r.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(("path", "target"), [("/history", "/history/"), ("/job?id=01J", "/job/?id=01J"),
+                                              ("/dashboard", "/dashboard/")])
+def test_pages_without_a_slash_redirect(http: httpx.Client, path: str, target: str) -> None:
+    r = http.get(path)
+    assert r.status_code in (307, 308)
+    assert r.headers["location"].endswith(target)
+    assert http.get(path, follow_redirects=True).status_code == 200
+
+
+def test_assets(http: httpx.Client) -> None:
+    r = http.get("/_next/static/chunks/app.js")
+    assert r.status_code == 200 and "console.log" in r.text
+
+
+def test_api_paths_are_not_shadowed(http: httpx.Client) -> None:
+    assert http.get("/jobs").headers["content-type"] == "application/json"
+    assert http.get("/health").json() == {"status": "ok"}
+    assert http.get("/queues").status_code == 200
+    assert http.get("/openapi.json").json()["info"]["title"] == "agentq"
+    assert http.get("/docs").status_code == 200
+
+
+def test_unknown_path_is_404_page_and_post_is_405(http: httpx.Client) -> None:
+    r = http.get("/no/such/page")
+    assert r.status_code == 404 and "not found page" in r.text
+    assert http.post("/").status_code == 405
+    assert http.post("/history/").status_code == 405
+
+
+@pytest.fixture(scope="module")
+def api_without_ui(module_dir: Path, api_env: dict[str, str]) -> Iterator[httpx.Client]:
+    server = start_api(module_dir / "api-no-ui", {**api_env, "AGENTQ_WEB_DIR": str(module_dir / "missing")})
+    yield server.http
+    server.http.close()
+    stop_process(server.proc)
+
+
+def test_without_a_build_the_root_points_to_the_docs(api_without_ui: httpx.Client) -> None:
+    r = api_without_ui.get("/")
+    assert r.status_code == 307 and r.headers["location"] == "/docs"
+    assert api_without_ui.get("/history").status_code == 404
