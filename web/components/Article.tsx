@@ -6,7 +6,14 @@ import type { ArticleResult } from '@/lib/api';
 // LLM output is untrusted: react-markdown builds React elements (never an HTML
 // string), raw HTML in the text is shown as text, unsafe URL schemes are dropped by
 // its default URL transform, and images are not loaded at all.
+// Headings sit below the article's own title (h2): # and ## become h3, ### h4, the rest h5.
 const components: Components = {
+  h1: ({ children }) => <h3>{children}</h3>,
+  h2: ({ children }) => <h3>{children}</h3>,
+  h3: ({ children }) => <h4>{children}</h4>,
+  h4: ({ children }) => <h5>{children}</h5>,
+  h5: ({ children }) => <h5>{children}</h5>,
+  h6: ({ children }) => <h5>{children}</h5>,
   a: ({ href, children }) => (
     <a href={href} rel="noopener noreferrer nofollow" target="_blank">
       {children}

@@ -11,6 +11,9 @@ const LANGUAGES: [string, string][] = [
   ['it', 'Italian'],
   ['pt', 'Portuguese'],
   ['nl', 'Dutch'],
+  ['ko', 'Korean'],
+  ['ja', 'Japanese'],
+  ['zh', 'Chinese'],
 ];
 const LEVELS = ['beginner', 'intermediate', 'advanced'];
 const LENGTHS: ArticlePayload['length'][] = ['short', 'medium', 'long'];
@@ -92,7 +95,7 @@ export default function ArticleForm({ onSubmitted, initial }: Props) {
           placeholder="e.g. How Redis lists make a job queue"
           value={values.topic}
           onChange={set('topic')}
-          maxLength={500}
+          maxLength={200}
           {...describe('topic')}
         />
         {fieldError('topic')}

@@ -10,7 +10,7 @@ const W = 640;
 const H = 200;
 const PAD = { l: 44, r: 12, t: 12, b: 26 };
 
-const fmt = (v: number) => (v >= 10 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toFixed(2));
+const fmt = (v: number) => (v === 0 ? '0' : v >= 10 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toFixed(2));
 
 /** Jobs finished per second over the window, drawn as a plain SVG line with its area. */
 export default function ThroughputChart({ points, windowMs, now }: Props) {

@@ -14,7 +14,8 @@ export interface JobEvent {
   message?: string;
   text?: string;
   delta?: string;
-  ts?: string | number;
+  /** when the worker wrote it (ISO time) */
+  at?: string;
   /** when this page received it (ms since epoch) */
   receivedAt: number;
   [key: string]: unknown;

@@ -72,11 +72,10 @@ export function followReducer(state: FollowState, action: FollowAction): FollowS
         next.progress = Math.max(state.progress, clamp(e.progress));
         if (typeof e.message === 'string') next.message = e.message;
       } else if (e.type === 'partial') {
-        if (typeof e.delta === 'string') next.partial = state.partial + e.delta;
-        else if (typeof e.text === 'string') {
-          // Servers may send the text so far or only the new piece: accept both.
-          next.partial = e.text.startsWith(state.partial) ? e.text : state.partial + e.text;
-        }
+        // Each partial event carries the next piece of text; the stream replays them
+        // all from the start, so a reloaded page rebuilds the whole draft.
+        const piece = typeof e.text === 'string' ? e.text : typeof e.delta === 'string' ? e.delta : '';
+        next.partial = state.partial + piece;
       } else if (e.type === 'status' && typeof e.status === 'string') {
         if (restarted(state, e.status, typeof e.attempt === 'number' ? e.attempt : null, true)) {
           next.progress = 0;

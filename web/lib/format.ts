@@ -38,5 +38,11 @@ export function formatTime(iso: string | number | null | undefined): string {
   if (iso == null) return '–';
   const t = typeof iso === 'number' ? (iso < 1e12 ? iso * 1000 : iso) : Date.parse(iso);
   if (Number.isNaN(t)) return String(iso);
-  return new Date(t).toLocaleTimeString(undefined, { hour12: false });
+  return new Date(t).toLocaleTimeString(undefined, {
+    hour12: false,
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    fractionalSecondDigits: 1,
+  });
 }

@@ -13,12 +13,14 @@ export function timeline(events: JobEvent[]): TimelineItem[] {
   let partials = 0;
   let chars = 0;
   events.forEach((e, i) => {
-    const at = e.ts ?? e.receivedAt;
+    const at = e.at ?? e.receivedAt;
     const key = e.eventId ?? String(i);
     if (e.type === 'partial') {
       const last = items[items.length - 1];
-      partials = last?.type === 'partial' ? partials + 1 : 1;
-      chars = typeof e.text === 'string' ? e.text.length : chars + (typeof e.delta === 'string' ? e.delta.length : 0);
+      const piece = typeof e.text === 'string' ? e.text : typeof e.delta === 'string' ? e.delta : '';
+      const folding = last?.type === 'partial';
+      partials = folding ? partials + 1 : 1;
+      chars = (folding ? chars : 0) + piece.length;
       const text = `partial text: ${partials} update${partials > 1 ? 's' : ''}, ${chars} characters`;
       if (last?.type === 'partial') items[items.length - 1] = { ...last, text };
       else items.push({ key, at, type: 'partial', text });
@@ -26,8 +28,12 @@ export function timeline(events: JobEvent[]): TimelineItem[] {
     }
     let text: string;
     if (e.type === 'progress') text = `${e.progress ?? '?'}%${e.message ? ` – ${e.message}` : ''}`;
-    else if (e.type === 'status') text = `${e.status ?? '?'}${e.message ? ` – ${e.message}` : ''}`;
-    else text = e.message ?? JSON.stringify(Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'receivedAt' && k !== 'eventId')));
+    else if (e.type === 'status') {
+      const err = e.error as { message?: string } | null | undefined;
+      const detail = err?.message ?? e.message;
+      text = `${e.status ?? '?'}${detail ? ` – ${detail}` : ''}`;
+    }
+    else text = e.message ?? JSON.stringify(Object.fromEntries(Object.entries(e).filter(([k]) => !['receivedAt', 'eventId', 'at'].includes(k))));
     items.push({ key, at, type: e.type, text });
   });
   return items;

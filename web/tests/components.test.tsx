@@ -78,7 +78,7 @@ describe('Article', () => {
     );
     expect(screen.getByRole('heading', { level: 2, name: 'Queues' })).toBeTruthy();
     expect(screen.getAllByRole('heading', { name: 'Queues' })).toHaveLength(1); // the repeated title is dropped
-    expect(screen.getByRole('heading', { name: 'Why' })).toBeTruthy();
+    expect(screen.getByRole('heading', { level: 3, name: 'Why' })).toBeTruthy();
     expect(screen.getByText('bold').tagName).toBe('STRONG');
     expect(screen.getAllByRole('listitem')).toHaveLength(2);
     expect(screen.getByText('7 words')).toBeTruthy();

@@ -26,18 +26,15 @@ describe('followReducer', () => {
     expect(s.status).toBe('succeeded');
   });
 
-  it('accepts partial text sent whole-so-far or as pieces', () => {
-    const whole = run([
-      { kind: 'event', event: ev({ type: 'partial', text: 'Hello' }) },
-      { kind: 'event', event: ev({ type: 'partial', text: 'Hello world' }) },
-    ]);
-    expect(whole.partial).toBe('Hello world');
-    const pieces = run([
+  it('appends the pieces of partial text in order', () => {
+    const s = run([
+      { kind: 'event', event: ev({ type: 'partial', text: '## Intro\n\n' }) },
       { kind: 'event', event: ev({ type: 'partial', text: 'Hello' }) },
       { kind: 'event', event: ev({ type: 'partial', text: ', world' }) },
-      { kind: 'event', event: ev({ type: 'partial', delta: '!' }) },
+      { kind: 'event', event: ev({ type: 'progress', progress: 20 }) },
+      { kind: 'event', event: ev({ type: 'partial', text: '!' }) },
     ]);
-    expect(pieces.partial).toBe('Hello, world!');
+    expect(s.partial).toBe('## Intro\n\nHello, world!');
   });
 
   it('starts from zero when a new attempt begins', () => {
@@ -78,5 +75,25 @@ describe('followReducer', () => {
       { kind: 'event', event: ev({ type: 'progress', progress: 10 }) },
     ]);
     expect(s.events.map((e) => e.type)).toEqual(['status', 'progress']);
+  });
+});
+
+describe('timeline', () => {
+  it('uses the worker time, folds partial text and names the error of a failure', async () => {
+    const { timeline } = await import('@/lib/timeline');
+    const items = timeline([
+      ev({ type: 'status', status: 'running', at: '2026-01-01T10:00:00.000Z', eventId: '1-0' }),
+      ev({ type: 'partial', text: 'abc', eventId: '2-0' }),
+      ev({ type: 'partial', text: 'de', eventId: '3-0' }),
+      ev({ type: 'progress', progress: 40, message: 'Drafting', eventId: '4-0' }),
+      ev({ type: 'status', status: 'failed', error: { type: 'exception', message: 'RuntimeError: boom' }, eventId: '5-0' }),
+    ]);
+    expect(items.map((i) => i.text)).toEqual([
+      'running',
+      'partial text: 2 updates, 5 characters',
+      '40% – Drafting',
+      'failed – RuntimeError: boom',
+    ]);
+    expect(items[0].at).toBe('2026-01-01T10:00:00.000Z');
   });
 });

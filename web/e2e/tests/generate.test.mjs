@@ -20,7 +20,7 @@ test('Generate: the bar moves through 0 < p < 100 to 100 and the article appears
   const { seen, boxes } = await progressValues(page, async () => {
     if (!draftSeen && (await page.getByRole('region', { name: 'Draft so far' }).count())) draftSeen = true;
     const v = Number(await page.getByRole('progressbar').getAttribute('aria-valuenow'));
-    if (!midShot && v > 0 && v < 100) {
+    if (!midShot && v >= 30 && v < 100) {
       midShot = true;
       await shot(page, 'generate-running');
     }
