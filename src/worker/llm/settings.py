@@ -5,8 +5,30 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 DEFAULT_MODEL = "gpt-4o-mini"
+
+
+@lru_cache(maxsize=4)
+def _dotenv(path: str, mtime: float) -> dict[str, str]:
+    try:
+        from dotenv import dotenv_values
+    except ImportError:  # pydantic-settings brings python-dotenv; without it, no .env
+        return {}
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def environment() -> dict[str, str]:
+    """`.env` in the working directory (as the rest of agentq reads it), then the real
+    environment on top."""
+    dotenv = Path(".env")
+    try:
+        values = _dotenv(str(dotenv.resolve()), dotenv.stat().st_mtime)
+    except OSError:
+        values = {}
+    return {**values, **os.environ}
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -71,7 +93,7 @@ class LLMSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LLMSettings:
-        env = os.environ if env is None else env
+        env = environment() if env is None else env
         return cls(
             base_url=(env.get("LLM_BASE_URL") or "").strip().rstrip("/"),
             api_key=(env.get("LLM_API_KEY") or "").strip(),
