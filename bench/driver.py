@@ -51,13 +51,14 @@ class Sys:
     python: Path
     variant: str | None = None
     packages: list[str] = field(default_factory=list)  # for the versions line
+    scale: float = 1.0  # fraction of the jobs per throughput run (slow systems get fewer)
 
 
 SYSTEMS = [
     Sys("agentq", "agentq", "bench.systems.agentq_bench", PROJECT_PY, packages=["agentq", "redis"]),
     Sys("raw", "floor: raw redis-py", "bench.systems.raw_bench", PROJECT_PY, packages=["redis"]),
     Sys("arq", "arq", "bench.systems.arq_bench", PEERS / "arq" / "bin" / "python",
-        packages=["arq", "redis"]),
+        packages=["arq", "redis"], scale=0.5),
     Sys("saq", "SAQ", "bench.systems.saq_bench", PEERS / "main" / "bin" / "python",
         packages=["saq", "redis"]),
     Sys("taskiq", "taskiq", "bench.systems.taskiq_bench", PEERS / "main" / "bin" / "python",
@@ -65,9 +66,9 @@ SYSTEMS = [
     Sys("dramatiq", "Dramatiq", "bench.systems.dramatiq_bench", PEERS / "main" / "bin" / "python",
         packages=["dramatiq"]),
     Sys("rq_simple", "RQ (SimpleWorker)", "bench.systems.rq_bench", PEERS / "main" / "bin" / "python",
-        "simple", packages=["rq"]),
+        "simple", packages=["rq"], scale=0.5),
     Sys("rq_fork", "RQ (Worker, fork)", "bench.systems.rq_bench", PEERS / "main" / "bin" / "python",
-        "fork", packages=["rq"]),
+        "fork", packages=["rq"], scale=0.1),
 ]
 PEER_KEYS = ["arq", "saq", "taskiq", "dramatiq", "rq_simple", "rq_fork"]
 
@@ -182,7 +183,7 @@ class Results:
 
 def measure(args: argparse.Namespace, valkey: Valkey, res: Results) -> None:
     quick = args.quick
-    n = args.jobs or (1500 if quick else 3000)
+    n = args.jobs or (1000 if quick else 3000)
     systems = [s for s in SYSTEMS if not args.only or s.key in args.only]
     runs = args.runs or (1 if quick else 3)
     configs = [  # (metric, concurrency, procs)
@@ -207,7 +208,8 @@ def measure(args: argparse.Namespace, valkey: Valkey, res: Results) -> None:
         for s in systems:
             for metric, conc, procs in configs:
                 valkey.flush()
-                extra = ["--jobs", str(n), "--procs", str(procs), "--timeout", str(args.timeout)]
+                jobs = max(100, int(n * s.scale))
+                extra = ["--jobs", str(jobs), "--procs", str(procs), "--timeout", str(args.timeout)]
                 if conc:
                     extra += ["--concurrency", str(conc)]
                 if metric != "proc_default":
@@ -222,8 +224,8 @@ def measure(args: argparse.Namespace, valkey: Valkey, res: Results) -> None:
                 log(f"[run {run + 1}/{runs}] {s.key:10} enqueue_many  {_short(out)}")
             valkey.flush()
             out = run_adapter(
-                s, valkey.url, "pickup", "--samples", str(args.samples),
-                "--timeout", "8" if quick else "15",
+                s, valkey.url, "pickup", "--samples", str(args.samples // 2 if quick else args.samples),
+                "--timeout", "6" if quick else "15",
             )
             if "p50_ms" in out:
                 for q in ("p50_ms", "p95_ms", "p99_ms", "samples"):
@@ -233,7 +235,7 @@ def measure(args: argparse.Namespace, valkey: Valkey, res: Results) -> None:
             log(f"[run {run + 1}/{runs}] {s.key:10} pickup        {_short(out)}")
             if run < args.count_runs:
                 valkey.flush()
-                out = run_adapter(s, valkey.url, "rt", "--jobs", "1000")
+                out = run_adapter(s, valkey.url, "rt", "--jobs", str(max(100, int(1000 * s.scale))))
                 record(s, "rt", out, "rt_per_job")
                 if "server_calls_per_job" in out:
                     res.add(s.key, "server_calls", out["server_calls_per_job"])
