@@ -1,6 +1,7 @@
 """`make run`: Redis (embedded when none answers), the API and the workers, under one Ctrl-C.
 
-    python -m src.run            # env: REDIS_URL, WORKERS (2), HOST (127.0.0.1), PORT (8000)
+    python -m src.run     # env: REDIS_URL, WORKERS (2), HOST (127.0.0.1), PORT (8000),
+                          #      AGENTQ_DATA_DIR (.data: where an embedded server keeps its data)
 
 Children run in their own process groups so that Ctrl-C reaches only this supervisor,
 which then stops them in order (workers, API, Redis): SIGTERM, a bounded wait, SIGKILL.
@@ -137,7 +138,8 @@ def main() -> int:
         if redis_answers(url):
             say(f"using the Redis at {url}")
         else:
-            children.append(start_redis(url, ROOT / ".data"))
+            data_dir = Path(os.environ.get("AGENTQ_DATA_DIR", ROOT / ".data")).resolve()
+            children.append(start_redis(url, data_dir))
         api = subprocess.Popen(
             [python, "-m", "uvicorn", "src.api.app:app", "--host", host, "--port", str(port),
              "--no-access-log"],
