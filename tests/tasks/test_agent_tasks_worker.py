@@ -105,6 +105,24 @@ async def test_cancel_in_the_middle_of_a_streamed_section(client: Client, spawn_
     assert evs[-1]["type"] == "status" and evs[-1]["status"] == "cancelled"
 
 
+async def test_cancel_while_the_server_streams_a_section(client: Client, spawn_worker,
+                                                       fake_llm: FakeOpenAI) -> None:
+    fake_llm.then(Step(), Step(chunk_delay_s=0.2))  # section 1 trickles in
+    spawn_worker(env=remote(fake_llm))
+    job = await client.enqueue("generate_article", {"topic": "slow servers"})
+
+    async def streaming() -> bool:
+        return any(e["type"] == "partial" and e.get("step") == "section-1"
+                   and "Remote text" in e["text"] for e in await events(client, job.id))
+
+    await wait_for(streaming)
+    await client.cancel(job.id)
+    rec = await client.wait(job.id, timeout_s=10)
+    assert rec["status"] == "cancelled"
+    await asyncio.sleep(0.5)
+    assert fake_llm.purposes() == ["outline", "section-1"]  # nothing asked after the cancel
+
+
 async def test_article_over_http_with_a_500_storm_then_a_retry(client: Client, spawn_worker,
                                                                fake_llm: FakeOpenAI) -> None:
     fake_llm.then(Step(status=500), Step(status=502))  # both tries of the first attempt

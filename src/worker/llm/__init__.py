@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from .base import (
@@ -60,7 +61,8 @@ class LLM:
         return self.provider.stream(request, self.acquire)
 
     async def complete(self, request: ChatRequest) -> Completion:
-        parts = [text async for text in self.stream(request)]
+        async with aclosing(self.stream(request)) as stream:
+            parts = [text async for text in stream]
         return Completion("".join(parts), self.provider.name, self.provider.model)
 
 

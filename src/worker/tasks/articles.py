@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from contextlib import aclosing
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -203,13 +204,14 @@ async def stream_text(ctx: JobContext, llm: LLM, request: ChatRequest, *, step: 
         done = min(0.95, count_words("".join(parts)) / max(1, expected_words))
         await ctx.progress(low + int((high - low) * done), message)
 
-    async for piece in llm.stream(request):
-        if ctx.cancelled:
-            raise asyncio.CancelledError(f"cancel requested during {step}")
-        parts.append(piece)
-        pending.append(piece)
-        if time.monotonic() - last >= PARTIAL_EVERY_S:
-            await flush()
+    async with aclosing(llm.stream(request)) as stream:  # closes the connection on cancel
+        async for piece in stream:
+            if ctx.cancelled:
+                raise asyncio.CancelledError(f"cancel requested during {step}")
+            parts.append(piece)
+            pending.append(piece)
+            if time.monotonic() - last >= PARTIAL_EVERY_S:
+                await flush()
     await flush()
     return "".join(parts)
 
