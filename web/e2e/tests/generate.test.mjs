@@ -99,8 +99,11 @@ test('A failing job shows its error and offers Retry', async (t) => {
 test('A 422 from the API shows next to the form', async (t) => {
   const page = await newPage(t);
   await page.goto('/');
-  await page.getByRole('button', { name: 'Generate' }).click(); // empty topic
+  // Keyboard only: Tab into the topic field, leave it empty, Enter submits the form.
   const topic = page.getByLabel('Topic');
+  for (let i = 0; i < 12 && !(await topic.evaluate((el) => el === document.activeElement)); i += 1) await page.keyboard.press('Tab');
+  assert.ok(await topic.evaluate((el) => el === document.activeElement), 'Tab never reached the topic field');
+  await page.keyboard.press('Enter');
   await page.waitForFunction(() => document.querySelector('input[name=topic]')?.getAttribute('aria-invalid') === 'true');
   const describedBy = await topic.getAttribute('aria-describedby');
   const msg = await page.locator(`#${describedBy.replace(/:/g, '\\:')}`).textContent();

@@ -61,3 +61,20 @@ test('API paths are not shadowed by the UI', async () => {
   const ui = await fetch(`${BASE}/history/`);
   assert.match(ui.headers.get('content-type') ?? '', /html/);
 });
+
+test('The API still describes every field the UI reads (lib/api.ts)', async () => {
+  const { BASE } = await import('./harness.mjs');
+  const spec = await (await fetch(`${BASE}/openapi.json`)).json();
+  const props = (name) => Object.keys(spec.components.schemas[name]?.properties ?? {});
+  const uses = {
+    JobPublic: ['id', 'type', 'queue', 'status', 'progress', 'message', 'payload', 'result', 'error', 'attempt', 'max_attempts', 'created_at', 'started_at', 'finished_at', 'worker'],
+    JobsPublic: ['jobs', 'next_before'],
+    QueueStats: ['name', 'queued', 'running', 'enqueued', 'succeeded', 'failed', 'retried', 'recovered', 'cancelled'],
+    QueuesPublic: ['queues', 'scheduled', 'dead', 'workers'],
+    WorkerPublic: ['id', 'host', 'pid', 'queues', 'concurrency', 'jobs', 'last_heartbeat'],
+  };
+  for (const [schema, fields] of Object.entries(uses)) {
+    const have = props(schema);
+    assert.deepEqual(fields.filter((f) => !have.includes(f)), [], `${schema} lacks fields the UI reads`);
+  }
+});
