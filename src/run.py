@@ -142,7 +142,7 @@ def main() -> int:
             children.append(start_redis(url, data_dir))
         api = subprocess.Popen(
             [python, "-m", "uvicorn", "src.api.app:app", "--host", host, "--port", str(port),
-             "--no-access-log"],
+             "--no-access-log", "--timeout-graceful-shutdown", "5"],
             cwd=ROOT, start_new_session=True,
         )
         children.append(Child("api", api, 10))

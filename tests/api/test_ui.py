@@ -26,7 +26,7 @@ def api_env(api_env: dict[str, str], module_dir: Path) -> dict[str, str]:
     for name, text in PAGES.items():
         (web / name).parent.mkdir(parents=True, exist_ok=True)
         (web / name).write_text(text)
-    return {**api_env, "AGENTQ_WEB_DIR": str(web)}
+    return {**api_env, "AGENTQ_WEB_DIR": str(web), "AGENTQ_CORS_ORIGINS": "https://ui.example.com"}
 
 
 @pytest.mark.parametrize(
@@ -81,3 +81,30 @@ def test_without_a_build_the_root_points_to_the_docs(api_without_ui: httpx.Clien
     r = api_without_ui.get("/")
     assert r.status_code == 307 and r.headers["location"] == "/docs"
     assert api_without_ui.get("/history").status_code == 404
+
+
+def test_cors_is_open_to_the_configured_origins_only(http: httpx.Client) -> None:
+    preflight = {"Origin": "https://ui.example.com", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "Authorization, Content-Type"}
+    r = http.options("/jobs", headers=preflight)
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == "https://ui.example.com"
+    assert "authorization" in r.headers["access-control-allow-headers"].lower()
+    r = http.get("/jobs", headers={"Origin": "https://evil.example.com"})
+    assert "access-control-allow-origin" not in r.headers
+    r = http.options("/jobs", headers={**preflight, "Origin": "https://evil.example.com"})
+    assert r.status_code == 400 and "access-control-allow-origin" not in r.headers
+
+
+def test_cors_is_closed_by_default(api_env: dict[str, str], module_dir: Path) -> None:
+    env = {k: v for k, v in api_env.items() if k != "AGENTQ_CORS_ORIGINS"}
+    server = start_api(module_dir / "api-no-cors", env)
+    try:
+        r = server.http.get("/jobs", headers={"Origin": "https://ui.example.com"})
+        assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
+        r = server.http.options("/jobs", headers={"Origin": "https://ui.example.com",
+                                                  "Access-Control-Request-Method": "POST"})
+        assert r.status_code == 405 and "access-control-allow-origin" not in r.headers
+    finally:
+        server.http.close()
+        stop_process(server.proc)
