@@ -11,33 +11,9 @@ import asyncio
 import time
 
 import pytest
+from redis.cluster import key_slot
 
-pytest.importorskip("src.worker.__main__", reason="the worker entry point is not there yet")
-import inspect  # noqa: E402
-
-from redis.cluster import key_slot  # noqa: E402
-
-from src.queue import Client, scripts  # noqa: E402
-
-
-def _core_cluster_gaps() -> list[str]:
-    """Known ways the core breaks on a cluster, found without a server.
-
-    While any is present the tests below are expected to fail (strict xfail); once the
-    core is fixed they run as plain tests and must pass.
-    """
-    gaps = []
-    (_, keys, _), _ = Client(None, "probe")._enqueue_call("add", {"x": 1, "y": 2})
-    if len({key_slot(k.encode()) for k in keys}) != 1:
-        gaps.append(f"enqueue passes a key outside the namespace slot: {keys}")
-    if ".evalsha(" in inspect.getsource(scripts.run_many):
-        gaps.append("scripts.run_many calls pipe.evalsha(), which redis-py's cluster "
-                    "pipeline refuses; pipe.execute_command('EVALSHA', ...) works")
-    return gaps
-
-
-GAPS = _core_cluster_gaps()
-cluster_ready = pytest.mark.xfail(bool(GAPS), reason="; ".join(GAPS), strict=True)
+from src.queue import Client
 
 
 def cluster_client(valkey_cluster, namespace: str) -> Client:
@@ -54,13 +30,20 @@ async def _wait_for(predicate, timeout_s: float, what: str):
         await asyncio.sleep(0.05)
 
 
+def test_every_key_of_an_enqueue_is_in_the_namespace_slot():
+    # With or without an idempotency key, delayed or not: one slot, or CROSSSLOT.
+    client = Client(None, "probe")
+    for options in ({}, {"idempotency_key": "k"}, {"delay_s": 5}):
+        (_, keys, _), _ = client._enqueue_call("add", {"x": 1, "y": 2}, **options)
+        assert len({key_slot(k.encode()) for k in keys}) == 1, keys
+
+
 async def test_the_client_is_a_cluster_client(valkey_cluster, cluster_namespace):
     async with cluster_client(valkey_cluster, cluster_namespace) as client:
         assert type(client.redis).__name__ == "RedisCluster"
         assert await client.ping()
 
 
-@cluster_ready
 async def test_enqueue_run_succeed(valkey_cluster, cluster_namespace, cluster_worker):
     worker = cluster_worker("--concurrency", "4")
     async with cluster_client(valkey_cluster, cluster_namespace) as client:
@@ -82,7 +65,6 @@ async def test_enqueue_run_succeed(valkey_cluster, cluster_namespace, cluster_wo
         assert queues["workers"] == 1
 
 
-@cluster_ready
 async def test_retries_until_success(valkey_cluster, cluster_namespace, cluster_worker):
     cluster_worker()
     async with cluster_client(valkey_cluster, cluster_namespace) as client:
@@ -98,7 +80,6 @@ async def test_retries_until_success(valkey_cluster, cluster_namespace, cluster_
         assert [d["id"] for d in await client.dead()] == [hopeless.id]
 
 
-@cluster_ready
 async def test_a_killed_workers_job_is_recovered(valkey_cluster, cluster_namespace,
                                                  cluster_worker):
     doomed = cluster_worker()
@@ -124,7 +105,6 @@ async def test_a_killed_workers_job_is_recovered(valkey_cluster, cluster_namespa
         assert default["recovered"] == 1
 
 
-@cluster_ready
 async def test_namespaces_on_different_shards_work_side_by_side(valkey_cluster, cluster_worker):
     # Two namespaces whose hash tags map to different primaries: the way to use more than
     # one shard is more than one namespace (each with its own workers).
@@ -159,7 +139,6 @@ async def _slots(valkey_cluster) -> list[tuple[int, int]]:
         await rc.aclose()
 
 
-@cluster_ready
 async def test_the_api_on_the_cluster(valkey_cluster, cluster_namespace, cluster_worker):
     httpx = pytest.importorskip("httpx")
     from src.api.app import create_app
@@ -174,7 +153,8 @@ async def test_the_api_on_the_cluster(valkey_cluster, cluster_namespace, cluster
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
             ready = (await http.get("/ready")).json()
             assert ready["status"] == "ready"
-            created = await http.post("/jobs?wait=20", json={"type": "add", "payload": {"x": 1, "y": 2}})
+            body = {"type": "add", "payload": {"x": 1, "y": 2}}
+            created = await http.post("/jobs?wait=20", json=body)
             assert created.status_code == 200, created.text
             assert created.json()["result"] == 3
             listed = (await http.get("/jobs")).json()["jobs"]

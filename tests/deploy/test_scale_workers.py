@@ -19,11 +19,9 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-import pytest
 from _compose import ROOT, load_compose, service_env
 
-pytest.importorskip("src.worker.__main__", reason="the worker entry point is not there yet")
-from src.queue import Client  # noqa: E402
+from src.queue import Client
 
 REPLICAS = 4
 JOBS = 200
@@ -79,7 +77,8 @@ async def test_jobs_spread_over_four_compose_workers(valkey_url, tmp_path: Path)
 
         assert [r and r["status"] for r in records] == ["succeeded"] * JOBS
         spread = Counter(r["worker"] for r in records)
-        print(f"\n{JOBS} jobs over {REPLICAS} workers (compose command: python {' '.join(command[1:])}):")
+        shown = " ".join(["python", *command[1:]])
+        print(f"\n{JOBS} jobs over {REPLICAS} workers (compose command: {shown}):")
         for worker_id, count in sorted(spread.items()):
             print(f"  {worker_id} (pid {workers.get(worker_id)}): {count} jobs")
         assert set(spread) == set(workers), "every worker must have run some jobs"
