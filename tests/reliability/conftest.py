@@ -69,9 +69,10 @@ def fleet(redis_url: str, namespace: str) -> Iterator[Callable[..., WorkerProces
     started: list[WorkerProcess] = []
 
     def spawn(*, url: str | None = None, ns: str | None = None, concurrency: int = 4,
-              env: dict[str, str] | None = None, args: list[str] | None = None) -> WorkerProcess:
+              env: dict[str, str] | None = None, args: list[str] | None = None,
+              tasks: tuple[str, ...] = ()) -> WorkerProcess:
         w = WorkerProcess(url or redis_url, ns or namespace, concurrency=concurrency,
-                          extra_args=["--tasks", TASKS, *(args or [])],
+                          extra_args=["--tasks", ",".join((TASKS, *tasks)), *(args or [])],
                           env={**FAST, "PYTHONPATH": str(ROOT), **(env or {})})
         started.append(w)
         return w
