@@ -1,28 +1,32 @@
--- ratelimit.lua: one rate limit shared by every worker, in requests and in tokens
--- per period (e.g. an LLM provider's RPM and TPM).
---
--- A sliding window counted in slots: the period is cut into ARGV[5] slots, and a
--- request is granted only if the slots that overlap the last period (the current one
--- included, the oldest counted whole) plus this request stay within both limits. Since
--- the oldest slot is counted whole, no window of one period ever holds more than the
--- limit, wherever it starts; the price is that capacity returns up to one slot late.
--- (A refilling token bucket of the same size would let up to twice the limit through in
--- one period: a full bucket, then a full refill.) State is one small hash: field
--- "<slot>" = requests granted in that slot, "<slot>:t" = tokens; stale slots are
--- deleted as they age out, and the key expires when the limit sits idle.
---
--- KEYS[1]  the limit's hash, e.g. {ns}:ratelimit:llm
--- ARGV[1]  most requests per period; 0 = no request limit
--- ARGV[2]  most tokens per period; 0 = no token limit
--- ARGV[3]  tokens this request may use (counted up front; more than the limit is
---          counted as the limit, so a huge request waits for an empty window, not forever)
--- ARGV[4]  the period in milliseconds (60000 for "per minute")
--- ARGV[5]  slots per period (the window's resolution), e.g. 20
--- ARGV[6]  now in milliseconds, or "" to use the server's clock (what workers should do,
---          so that their own clocks do not matter)
---
--- Returns 0 when granted (the request and its tokens are counted), otherwise the
--- milliseconds to wait before asking again (nothing is counted).
+--[[
+  One rate limit shared by every worker, in requests and in tokens per period (e.g. an
+  LLM provider's RPM and TPM), for src/worker/ratelimit.py.
+
+  A sliding window counted in slots: the period is cut into ARGV[5] slots, and a request
+  is granted only if the slots that overlap the last period (the current one included,
+  the oldest counted whole) plus this request stay within both limits. Since the oldest
+  slot is counted whole, no window of one period ever holds more than the limit,
+  wherever it starts; the price is that capacity returns up to one slot late. (A
+  refilling token bucket of the same size would let up to twice the limit through in one
+  period: a full bucket, then a full refill.) State is one small hash: field "<slot>" =
+  requests granted in that slot, "<slot>:t" = tokens; stale slots are deleted as they
+  age out, and the key expires when the limit sits idle.
+
+  Input:
+    KEYS[1]  the limit's counts   {ns}:ratelimit:{name}
+    ARGV[1]  most requests per period; 0 = no request limit
+    ARGV[2]  most tokens per period; 0 = no token limit
+    ARGV[3]  tokens this request may use, counted up front (more than the limit counts
+             as the limit: a huge request waits for an empty window, not forever)
+    ARGV[4]  the period in milliseconds (60000 for "per minute")
+    ARGV[5]  slots per period (the window's resolution), e.g. 20
+    ARGV[6]  now in milliseconds, or "" for the server's clock (what workers use, so
+             their own clocks do not matter)
+
+  Output:
+    0 when granted (the request and its tokens are counted), otherwise the milliseconds
+    to wait before asking again (nothing is counted)
+]]
 
 local max_req = tonumber(ARGV[1]) or 0
 local max_tok = tonumber(ARGV[2]) or 0
