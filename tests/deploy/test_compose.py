@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from _compose import COMPOSE, ROOT, dotenv, interpolate, run_dclint, service_env
+from ._compose import COMPOSE, ROOT, dotenv, interpolate, run_dclint, service_env
 
 # CONTRACT §2, plus the worker's shutdown window and the cluster switch of src/queue.
 CONTRACT_VARS = [

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from _compose import ROOT
+
+from ._compose import ROOT
 
 CONTEXT = ["pyproject.toml", "README.md", "src"]  # the Dockerfile's COPY lines
 

@@ -15,13 +15,12 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
-from _compose import ROOT, load_compose, service_env
-
 from src.queue import Client
+
+from ._compose import ROOT, load_compose, service_env
 
 REPLICAS = 4
 JOBS = 200
@@ -47,9 +46,8 @@ async def _wait_for_workers(client: Client, n: int, timeout_s: float = 20) -> No
         await asyncio.sleep(0.1)
 
 
-async def test_jobs_spread_over_four_compose_workers(valkey_url, tmp_path: Path):
-    namespace = f"scale-{uuid.uuid4().hex[:8]}"
-    command, env = _compose_worker(namespace, valkey_url)
+async def test_jobs_spread_over_four_compose_workers(redis_url, namespace, tmp_path: Path):
+    command, env = _compose_worker(namespace, redis_url)
     logs = [tmp_path / f"worker-{i}.log" for i in range(REPLICAS)]
     procs: list[subprocess.Popen[bytes]] = []
     passed = False
@@ -58,7 +56,7 @@ async def test_jobs_spread_over_four_compose_workers(valkey_url, tmp_path: Path)
             with log.open("wb") as out:
                 procs.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=out,
                                               stderr=subprocess.STDOUT))
-        async with Client.from_url(valkey_url, namespace=namespace) as client:
+        async with Client.from_url(redis_url, namespace=namespace) as client:
             await _wait_for_workers(client, REPLICAS)
             workers = {w["id"]: w["pid"] for w in await client.workers()}
             assert sorted(workers.values()) == sorted(p.pid for p in procs)
