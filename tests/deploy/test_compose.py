@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import fnmatch
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -187,6 +189,27 @@ def test_compose_defaults_match_the_settings_defaults(compose):
             assert float(value) == default, var
         else:
             assert value == default, var
+
+
+def test_the_settings_accept_exactly_what_compose_passes(compose, tmp_path):
+    # Empty strings for unset options, "0" for a flag: the containers must start on them.
+    env = service_env(compose["services"]["api"], {})
+    code = (
+        "from src.api.settings import ApiSettings\n"
+        "from src.worker.llm.settings import LLMSettings\n"
+        "s = ApiSettings(); llm = LLMSettings.from_env()\n"
+        "assert s.redis_url == 'redis://redis:6379/0' and s.redis_cluster is False\n"
+        "assert s.api_keys == [] and s.webhook_secret == '' and s.task_module_list == []\n"
+        "assert (s.heartbeat_s, s.worker_timeout_s, s.shutdown_grace_s) == (5, 30, 30)\n"
+        "assert llm.offline\n"
+    )
+    # Run outside the repository (no .env read) with nothing but compose's environment.
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **env},
+        timeout=60, check=False,
+    )
+    assert done.returncode == 0, done.stderr
 
 
 # --- the same commands as the tests -------------------------------------------------
