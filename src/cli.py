@@ -98,7 +98,9 @@ async def _submit(client: Client, args: argparse.Namespace) -> int:
     try:
         registry.validate(args.type, payload)
     except UnknownTask:
-        sys.stderr.write(f"agentq: unknown task type {args.type!r}; known: {', '.join(registry.names())}\n")
+        sys.stderr.write(
+            f"agentq: unknown task type {args.type!r}; known: {', '.join(registry.names())}\n"
+        )
         return EXIT_USAGE
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
@@ -140,7 +142,16 @@ async def _stats(client: Client, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(queues)
         return EXIT_OK
-    cols = ("queued", "running", "enqueued", "succeeded", "failed", "retried", "recovered", "cancelled")
+    cols = (
+        "queued",
+        "running",
+        "enqueued",
+        "succeeded",
+        "failed",
+        "retried",
+        "recovered",
+        "cancelled",
+    )
     width = max([5, *(len(q["name"]) for q in queues["queues"])])
     _out(f"{'queue':<{width}} " + " ".join(f"{c:>9}" for c in cols))
     for q in queues["queues"]:
@@ -161,7 +172,7 @@ async def _dead(client: Client, args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agentq",
-        description="Submit and inspect agentq jobs (Redis at $REDIS_URL, namespace $AGENTQ_NAMESPACE).",
+        description="Submit and inspect agentq jobs in Redis ($REDIS_URL, $AGENTQ_NAMESPACE).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -169,11 +180,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("type", help="task type, e.g. add, sleep, generate_article")
     p.add_argument("--payload", default="{}", help="the task's input as a JSON object")
     p.add_argument("--queue", default="default")
-    p.add_argument("--delay", type=float, default=0, metavar="SECONDS", help="run no earlier than this")
+    p.add_argument(
+        "--delay", type=float, default=0, metavar="SECONDS", help="run no earlier than this"
+    )
     p.add_argument("--max-attempts", type=int, default=None)
     p.add_argument("--idempotency-key", default=None)
-    p.add_argument("--wait", type=float, nargs="?", const=float("inf"), default=None, metavar="SECONDS",
-                   help="follow the job with a progress bar until it ends (or SECONDS pass)")
+    p.add_argument(
+        "--wait",
+        type=float,
+        nargs="?",
+        const=float("inf"),
+        default=None,
+        metavar="SECONDS",
+        help="follow the job with a progress bar until it ends (or SECONDS pass)",
+    )
     p.set_defaults(run=_submit)
 
     p = sub.add_parser("status", help="print a job's record")
@@ -194,8 +214,13 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _main(args: argparse.Namespace) -> int:
     settings = get_settings()
-    client = Client.from_url(settings.redis_url, settings.namespace, settings=settings,
-                             socket_connect_timeout=2.0, socket_timeout=5.0)
+    client = Client.from_url(
+        settings.redis_url,
+        settings.namespace,
+        settings=settings,
+        socket_connect_timeout=2.0,
+        socket_timeout=5.0,
+    )
     try:
         return await args.run(client, args)
     except RedisUnavailable as exc:

@@ -41,7 +41,9 @@ class Child:
 
 def redis_answers(url: str, timeout_s: float = 0.5) -> bool:
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
+        )
         try:
             return bool(client.ping())
         finally:
@@ -73,15 +75,32 @@ def start_redis(url: str, data_dir: Path) -> Child:
     port = parts.port or 6379
     data_dir.mkdir(parents=True, exist_ok=True)
     binary = redis_binary()
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
-            "--appendonly", "yes", "--save", "", "--daemonize", "no", "--logfile", "redis.log"]
+    args = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data_dir),
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+        "--logfile",
+        "redis.log",
+    ]
     if parts.password:
         args += ["--requirepass", parts.password]
     proc = subprocess.Popen(args, cwd=data_dir, start_new_session=True)
     deadline = time.monotonic() + 15
     while not redis_answers(url, 0.2):
         if proc.poll() is not None:
-            raise SystemExit(f"{Path(binary).name} exited with {proc.returncode}; see {data_dir}/redis.log")
+            raise SystemExit(
+                f"{Path(binary).name} exited with {proc.returncode}; see {data_dir}/redis.log"
+            )
         if time.monotonic() > deadline:
             _stop(Child("redis", proc, 5))
             raise SystemExit(f"{Path(binary).name} did not answer within 15 s")
@@ -141,15 +160,27 @@ def main() -> int:
             data_dir = Path(os.environ.get("AGENTQ_DATA_DIR", ROOT / ".data")).resolve()
             children.append(start_redis(url, data_dir))
         api = subprocess.Popen(
-            [python, "-m", "uvicorn", "src.api.app:app", "--host", host, "--port", str(port),
-             "--no-access-log", "--timeout-graceful-shutdown", "5"],
-            cwd=ROOT, start_new_session=True,
+            [
+                python,
+                "-m",
+                "uvicorn",
+                "src.api.app:app",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--timeout-graceful-shutdown",
+                "5",
+            ],
+            cwd=ROOT,
+            start_new_session=True,
         )
         children.append(Child("api", api, 10))
         for n in range(workers):
             proc = subprocess.Popen([python, "-m", "src.worker"], cwd=ROOT, start_new_session=True)
             children.append(Child(f"worker-{n + 1}", proc, grace, essential=False))
-        say(f"API and UI on http://{host}:{port}/ (OpenAPI at /docs), {workers} worker(s); Ctrl-C stops")
+        say(f"API and UI on http://{host}:{port}/ (OpenAPI: /docs), {workers} worker(s)")
         while True:
             for child in children:
                 code = child.proc.poll()

@@ -30,8 +30,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         load_task_modules(settings.task_module_list)
         # Short timeouts: a request must fail fast (503) while Redis is unreachable.
         client = Client.from_url(
-            settings.redis_url, settings.namespace, settings=settings,
-            socket_connect_timeout=1.0, socket_timeout=5.0,
+            settings.redis_url,
+            settings.namespace,
+            settings=settings,
+            socket_connect_timeout=1.0,
+            socket_timeout=5.0,
         )
         app.state.client = client
         try:
@@ -55,16 +58,21 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_payload_bytes)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
     web = Path(settings.web_dir)
     web = web if web.is_absolute() else ROOT / web
     if (web / "index.html").is_file():
-        app.mount("/", StaticFiles(directory=web, html=True), name="ui")  # last: no API path shadowed
+        app.mount(
+            "/", StaticFiles(directory=web, html=True), name="ui"
+        )  # last: no API path shadowed
     else:
+
         @app.get("/", include_in_schema=False)
         async def root() -> RedirectResponse:
             return RedirectResponse("/docs")

@@ -162,7 +162,11 @@ async def deliver_callback(
             delay *= random.uniform(0.8, 1.2)
             log.info(
                 "callback for job %s failed (%s), attempt %d of %d; next in %.1fs",
-                job_id, reason, attempt, settings.callback_attempts, delay,
+                job_id,
+                reason,
+                attempt,
+                settings.callback_attempts,
+                delay,
             )
             await asyncio.sleep(delay)
     log.warning("callback for job %s to %s gave up: %s", job_id, url, reason)

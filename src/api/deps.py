@@ -24,8 +24,12 @@ ClientDep = Annotated[Client, Depends(get_client)]
 
 JobId = Annotated[
     str,
-    Path(min_length=1, max_length=128, description="Job id (a ULID)",
-         examples=["01JD6Z5Q3M8X4K2V7B9N0C1D2E"]),
+    Path(
+        min_length=1,
+        max_length=128,
+        description="Job id (a ULID)",
+        examples=["01JD6Z5Q3M8X4K2V7B9N0C1D2E"],
+    ),
 ]
 
 

@@ -20,7 +20,9 @@ log = logging.getLogger("agentq.api")
 _UNPARSABLE_BODY = "There was an error parsing the body"
 
 
-def validation_error(loc: tuple[str | int, ...], msg: str, value: Any, kind: str = "value_error") -> RequestValidationError:
+def validation_error(
+    loc: tuple[str | int, ...], msg: str, value: Any, kind: str = "value_error"
+) -> RequestValidationError:
     """A 422 naming one field, in FastAPI's own shape."""
     return RequestValidationError([{"type": kind, "loc": loc, "msg": msg, "input": value}])
 
@@ -32,8 +34,10 @@ def prefixed_errors(exc: ValidationError, *prefix: str | int) -> RequestValidati
         err = dict(err)
         err["loc"] = (*prefix, *err["loc"])
         if "ctx" in err:
-            err["ctx"] = {k: v if isinstance(v, str | int | float | bool | None) else str(v)
-                          for k, v in err["ctx"].items()}
+            err["ctx"] = {
+                k: v if isinstance(v, str | int | float | bool | None) else str(v)
+                for k, v in err["ctx"].items()
+            }
         errors.append(err)
     return RequestValidationError(errors)
 
@@ -58,8 +62,16 @@ def install(app: FastAPI, retry_after_s: int) -> None:
         # any other malformed JSON, naming the body.
         if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
             return JSONResponse(
-                {"detail": [{"type": "json_invalid", "loc": ["body"],
-                             "msg": "body is not valid UTF-8 JSON", "input": None}]},
+                {
+                    "detail": [
+                        {
+                            "type": "json_invalid",
+                            "loc": ["body"],
+                            "msg": "body is not valid UTF-8 JSON",
+                            "input": None,
+                        }
+                    ]
+                },
                 422,
             )
         return await http_exception_handler(request, exc)

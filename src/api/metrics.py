@@ -25,10 +25,15 @@ class _QueueCollector(Collector):
         yield up
         if snap is None:
             return
-        queued = GaugeMetricFamily("agentq_queue_queued", "Jobs waiting in a queue", labels=["queue"])
-        running = GaugeMetricFamily("agentq_queue_running", "Jobs running from a queue", labels=["queue"])
+        queued = GaugeMetricFamily(
+            "agentq_queue_queued", "Jobs waiting in a queue", labels=["queue"]
+        )
+        running = GaugeMetricFamily(
+            "agentq_queue_running", "Jobs running from a queue", labels=["queue"]
+        )
         totals = CounterMetricFamily(
-            "agentq_queue_jobs", "Jobs per queue and outcome since the namespace was created",
+            "agentq_queue_jobs",
+            "Jobs per queue and outcome since the namespace was created",
             labels=["queue", "outcome"],
         )
         for q in snap.get("queues", []):
@@ -55,13 +60,33 @@ class ApiMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "agentq_http_requests", "HTTP requests by method, route and status",
-            ["method", "route", "status"], registry=self.registry,
+            "agentq_http_requests",
+            "HTTP requests by method, route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "agentq_http_request_duration_seconds", "HTTP request latency by method and route",
-            ["method", "route"], registry=self.registry,
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            "agentq_http_request_duration_seconds",
+            "HTTP request latency by method and route",
+            ["method", "route"],
+            registry=self.registry,
+            buckets=(
+                0.001,
+                0.0025,
+                0.005,
+                0.01,
+                0.025,
+                0.05,
+                0.1,
+                0.25,
+                0.5,
+                1,
+                2.5,
+                5,
+                10,
+                30,
+                60,
+            ),
         )
         self._queues = _QueueCollector()
         self.registry.register(self._queues)

@@ -78,12 +78,14 @@ class JobCreate(BaseModel):
     timeout_s: float | None = Field(
         None, gt=0, le=7 * 86_400, description="Seconds one attempt may run (default: the task's)"
     )
-    delay_s: float = Field(0, ge=0, le=30 * 86_400, description="Run no earlier than this many seconds from now")
+    delay_s: float = Field(
+        0, ge=0, le=30 * 86_400, description="Run no earlier than this many seconds from now"
+    )
     idempotency_key: str | None = Field(
         None,
         min_length=1,
         max_length=200,
-        description="Submitting the same key again returns the first job (200) instead of a new one",
+        description="The same key again returns the first job (200) instead of a new one",
     )
     callback_url: str | None = Field(
         None,
@@ -126,7 +128,9 @@ class JobsPublic(BaseModel):
     """A page of jobs, newest first; pass `next_before` as `before` for the next page."""
 
     jobs: list[JobPublic]
-    next_before: str | None = Field(None, description="Id to pass as `before`; null on the last page")
+    next_before: str | None = Field(
+        None, description="Id to pass as `before`; null on the last page"
+    )
 
 
 class JobEvent(BaseModel):
@@ -136,10 +140,21 @@ class JobEvent(BaseModel):
         extra="allow",
         json_schema_extra={
             "examples": [
-                {"type": "progress", "progress": 40, "message": "Drafting section 2 of 4",
-                 "at": "2026-11-22T08:00:04.000Z"},
-                {"type": "status", "status": "succeeded", "progress": 100, "message": None,
-                 "attempt": 1, "error": None, "at": "2026-11-22T08:00:09.000Z"},
+                {
+                    "type": "progress",
+                    "progress": 40,
+                    "message": "Drafting section 2 of 4",
+                    "at": "2026-11-22T08:00:04.000Z",
+                },
+                {
+                    "type": "status",
+                    "status": "succeeded",
+                    "progress": 100,
+                    "message": None,
+                    "attempt": 1,
+                    "error": None,
+                    "at": "2026-11-22T08:00:09.000Z",
+                },
             ]
         },
     )
@@ -169,8 +184,17 @@ class QueuesPublic(BaseModel):
             "examples": [
                 {
                     "queues": [
-                        {"name": "default", "queued": 3, "running": 1, "enqueued": 10,
-                         "succeeded": 8, "failed": 1, "retried": 2, "recovered": 0, "cancelled": 0}
+                        {
+                            "name": "default",
+                            "queued": 3,
+                            "running": 1,
+                            "enqueued": 10,
+                            "succeeded": 8,
+                            "failed": 1,
+                            "retried": 2,
+                            "recovered": 0,
+                            "cancelled": 0,
+                        }
                     ],
                     "scheduled": 0,
                     "dead": 1,

@@ -32,10 +32,14 @@ def measure(url: str, n: int) -> dict[str, list[float]]:
     ids = []
     with httpx.Client(base_url=url, timeout=10) as http:
         for _ in range(50):  # warm up the connection and the server
-            http.post("/jobs", json={"type": "add", "payload": {"x": 1, "y": 2}, "queue": "latency"})
+            http.post(
+                "/jobs", json={"type": "add", "payload": {"x": 1, "y": 2}, "queue": "latency"}
+            )
         for i in range(n):
             start = time.perf_counter()
-            r = http.post("/jobs", json={"type": "add", "payload": {"x": i, "y": 2}, "queue": "latency"})
+            r = http.post(
+                "/jobs", json={"type": "add", "payload": {"x": i, "y": 2}, "queue": "latency"}
+            )
             times["POST /jobs"].append(time.perf_counter() - start)
             assert r.status_code == 202, r.text
             ids.append(r.json()["id"])
@@ -58,8 +62,10 @@ def main() -> int:
         url = args.url
         if url is None:
             valkey = ValkeyServer().start()
-            api = start_api(Path(tempfile.mkdtemp(prefix="agentq-latency-")),
-                            base_env(valkey.url, f"lat{uuid.uuid4().hex[:8]}"))
+            api = start_api(
+                Path(tempfile.mkdtemp(prefix="agentq-latency-")),
+                base_env(valkey.url, f"lat{uuid.uuid4().hex[:8]}"),
+            )
             url = api.url
         results = measure(url, args.requests)
     finally:

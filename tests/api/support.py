@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,9 +93,23 @@ def start_api(workdir: Path, env: dict[str, str]) -> Server:
     log_path = workdir / f"api-{port}.log"
     log = open(log_path, "ab")  # noqa: SIM115
     proc = subprocess.Popen(
-        [PYTHON, "-m", "uvicorn", "src.api.app:app", "--host", "127.0.0.1", "--port", str(port),
-         "--no-access-log", "--log-level", "warning"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env,
+        [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "src.api.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=workdir,
+        env=env,
     )
     log.close()
     url = f"http://127.0.0.1:{port}"
@@ -117,14 +131,19 @@ def start_worker(workdir: Path, env: dict[str, str], *args: str) -> subprocess.P
     workdir.mkdir(parents=True, exist_ok=True)
     log = open(workdir / f"worker-{uuid.uuid4().hex[:6]}.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen(
-        [PYTHON, "-m", "src.worker", *args], stdout=log, stderr=subprocess.STDOUT,
-        cwd=workdir, env=env,
+        [PYTHON, "-m", "src.worker", *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=workdir,
+        env=env,
     )
     log.close()
     return proc
 
 
-def wait_for(predicate: Callable[[], Any], timeout_s: float = 15.0, interval_s: float = 0.05) -> Any:
+def wait_for(
+    predicate: Callable[[], Any], timeout_s: float = 15.0, interval_s: float = 0.05
+) -> Any:
     """Poll `predicate` until it returns something truthy; fail after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -136,11 +155,11 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float = 15.0, interval_s: 
         time.sleep(interval_s)
 
 
-def wait_status(http: httpx.Client, job_id: str, statuses: set[str], timeout_s: float = 15.0) -> dict[str, Any]:
+def wait_status(
+    http: httpx.Client, job_id: str, statuses: set[str], timeout_s: float = 15.0
+) -> dict[str, Any]:
     def check() -> dict[str, Any] | None:
         record = http.get(f"/jobs/{job_id}").json()
         return record if record.get("status") in statuses else None
 
     return wait_for(check, timeout_s)
-
-

@@ -25,7 +25,8 @@ JOB_CALLS = [
 
 @pytest.mark.parametrize(("method", "path", "body"), JOB_CALLS)
 @pytest.mark.parametrize(
-    "authorization", [None, "Bearer wrong-key", "Bearer first-key-12", "Basic Zmlyc3Qta2V5LTEyMw==", KEYS[0]],
+    "authorization",
+    [None, "Bearer wrong-key", "Bearer first-key-12", "Basic Zmlyc3Qta2V5LTEyMw==", KEYS[0]],
     ids=["none", "wrong", "prefix-of-a-key", "basic", "bare-key"],
 )
 def test_jobs_calls_without_a_valid_key_are_401(

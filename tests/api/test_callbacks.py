@@ -41,7 +41,9 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                receiver.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                )
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
                 if status in (301, 302, 307):
@@ -70,8 +72,13 @@ def receiver() -> Iterator[Receiver]:
 
 
 def settings(**overrides: Any) -> SimpleNamespace:
-    base = dict(webhook_secret=SECRET, callback_allow=["127.0.0.1"], callback_attempts=4,
-                callback_backoff_s=0.01, callback_timeout_s=2.0)
+    base = dict(
+        webhook_secret=SECRET,
+        callback_allow=["127.0.0.1"],
+        callback_attempts=4,
+        callback_backoff_s=0.01,
+        callback_timeout_s=2.0,
+    )
     return SimpleNamespace(**{**base, **overrides})
 
 
@@ -128,10 +135,21 @@ async def test_loopback_is_refused_unless_allowed(receiver: Receiver) -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "http://127.0.0.1/x", "http://10.0.0.8/x", "http://192.168.1.1/x", "http://172.16.0.1/x",
-        "http://169.254.169.254/latest/meta-data", "http://[::1]/x", "http://[::ffff:127.0.0.1]/x",
-        "http://0.0.0.0/x", "http://localhost/x", "http://api.localhost/x", "http://100.64.0.1/x",
-        "file:///etc/passwd", "gopher://example.com/", "http:///nohost", "http://[::1/x",
+        "http://127.0.0.1/x",
+        "http://10.0.0.8/x",
+        "http://192.168.1.1/x",
+        "http://172.16.0.1/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/x",
+        "http://[::ffff:127.0.0.1]/x",
+        "http://0.0.0.0/x",
+        "http://localhost/x",
+        "http://api.localhost/x",
+        "http://100.64.0.1/x",
+        "file:///etc/passwd",
+        "gopher://example.com/",
+        "http:///nohost",
+        "http://[::1/x",
     ],
 )
 async def test_non_public_or_malformed_urls_are_refused(url: str) -> None:
@@ -152,9 +170,12 @@ def api_env(api_env: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.mark.usefixtures("worker")
-def test_worker_posts_the_finished_record_to_callback_url(http: httpx.Client, receiver: Receiver) -> None:
-    job = http.post("/jobs", json={"type": "add", "payload": {"x": 2, "y": 3},
-                                   "callback_url": receiver.url}).json()
+def test_worker_posts_the_finished_record_to_callback_url(
+    http: httpx.Client, receiver: Receiver
+) -> None:
+    job = http.post(
+        "/jobs", json={"type": "add", "payload": {"x": 2, "y": 3}, "callback_url": receiver.url}
+    ).json()
     wait_for(lambda: receiver.requests, timeout_s=15)
     (req,) = receiver.requests
     body = json.loads(req["body"])

@@ -42,8 +42,12 @@ WITH_INPUTS = [op for op in OPERATIONS if op[0] == "POST" or "{" in op[1] or op[
 CASES = [(m, p, GenerationMode.POSITIVE) for m, p in OPERATIONS] + [
     (m, p, GenerationMode.NEGATIVE) for m, p in WITH_INPUTS
 ]
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 EXAMPLES = 30
 
 
@@ -57,7 +61,9 @@ def test_every_operation_is_fuzzed(api_schema: schemathesis.schemas.BaseSchema) 
     assert documented == set(OPERATIONS)
 
 
-@pytest.mark.parametrize(("method", "path", "mode"), CASES, ids=[f"{m} {p} {g}" for m, p, g in CASES])
+@pytest.mark.parametrize(
+    ("method", "path", "mode"), CASES, ids=[f"{m} {p} {g}" for m, p, g in CASES]
+)
 def test_operation_conforms_to_its_schema(
     api_schema: schemathesis.schemas.BaseSchema, method: str, path: str, mode: GenerationMode
 ) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.support import Server, base_env, start_api, start_worker, stop_process, wait_for
+from tests.api.support import Server, base_env, start_worker, stop_process, wait_for
 from tests.support import ValkeyServer
 
 
@@ -38,7 +38,9 @@ def test_outage_gives_503_with_retry_after_then_recovers(
     stack: Server, own_valkey: ValkeyServer
 ) -> None:
     http = stack.http
-    before = http.post("/jobs", params={"wait": 10}, json={"type": "add", "payload": {"x": 1, "y": 2}})
+    before = http.post(
+        "/jobs", params={"wait": 10}, json={"type": "add", "payload": {"x": 1, "y": 2}}
+    )
     assert before.status_code == 200 and before.json()["status"] == "succeeded"
     job_id = before.json()["id"]
 
@@ -80,7 +82,8 @@ def test_outage_gives_503_with_retry_after_then_recovers(
     new_job = wait_for(accepted, timeout_s=15, interval_s=0.2).json()
     done = wait_for(
         lambda: (rec := http.get(f"/jobs/{new_job['id']}").json())["status"] == "succeeded" and rec,
-        timeout_s=30, interval_s=0.2,
+        timeout_s=30,
+        interval_s=0.2,
     )
     assert done["result"] == 42
     assert http.get(f"/jobs/{job_id}").json()["status"] == "succeeded"  # kept (append-only file)

@@ -31,8 +31,12 @@ def api_env(api_env: dict[str, str], module_dir: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     ("path", "text"),
-    [("/", "generate page"), ("/history/", "history page"), ("/job/?id=01J", "job page"),
-     ("/dashboard/", "dashboard page")],
+    [
+        ("/", "generate page"),
+        ("/history/", "history page"),
+        ("/job/?id=01J", "job page"),
+        ("/dashboard/", "dashboard page"),
+    ],
 )
 def test_pages(http: httpx.Client, path: str, text: str) -> None:
     r = http.get(path)
@@ -40,8 +44,10 @@ def test_pages(http: httpx.Client, path: str, text: str) -> None:
     assert r.headers["content-type"].startswith("text/html")
 
 
-@pytest.mark.parametrize(("path", "target"), [("/history", "/history/"), ("/job?id=01J", "/job/?id=01J"),
-                                              ("/dashboard", "/dashboard/")])
+@pytest.mark.parametrize(
+    ("path", "target"),
+    [("/history", "/history/"), ("/job?id=01J", "/job/?id=01J"), ("/dashboard", "/dashboard/")],
+)
 def test_pages_without_a_slash_redirect(http: httpx.Client, path: str, target: str) -> None:
     r = http.get(path)
     assert r.status_code in (307, 308)
@@ -71,7 +77,9 @@ def test_unknown_path_is_404_page_and_post_is_405(http: httpx.Client) -> None:
 
 @pytest.fixture(scope="module")
 def api_without_ui(module_dir: Path, api_env: dict[str, str]) -> Iterator[httpx.Client]:
-    server = start_api(module_dir / "api-no-ui", {**api_env, "AGENTQ_WEB_DIR": str(module_dir / "missing")})
+    server = start_api(
+        module_dir / "api-no-ui", {**api_env, "AGENTQ_WEB_DIR": str(module_dir / "missing")}
+    )
     yield server.http
     server.http.close()
     stop_process(server.proc)
@@ -84,8 +92,11 @@ def test_without_a_build_the_root_points_to_the_docs(api_without_ui: httpx.Clien
 
 
 def test_cors_is_open_to_the_configured_origins_only(http: httpx.Client) -> None:
-    preflight = {"Origin": "https://ui.example.com", "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "Authorization, Content-Type"}
+    preflight = {
+        "Origin": "https://ui.example.com",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "Authorization, Content-Type",
+    }
     r = http.options("/jobs", headers=preflight)
     assert r.status_code == 200
     assert r.headers["access-control-allow-origin"] == "https://ui.example.com"
@@ -102,8 +113,10 @@ def test_cors_is_closed_by_default(api_env: dict[str, str], module_dir: Path) ->
     try:
         r = server.http.get("/jobs", headers={"Origin": "https://ui.example.com"})
         assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
-        r = server.http.options("/jobs", headers={"Origin": "https://ui.example.com",
-                                                  "Access-Control-Request-Method": "POST"})
+        r = server.http.options(
+            "/jobs",
+            headers={"Origin": "https://ui.example.com", "Access-Control-Request-Method": "POST"},
+        )
         assert r.status_code == 405 and "access-control-allow-origin" not in r.headers
     finally:
         server.http.close()

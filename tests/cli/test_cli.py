@@ -16,13 +16,21 @@ AGENTQ = str(Path(sys.executable).with_name("agentq"))
 
 
 @pytest.fixture
-def agentq(redis_url: str, namespace: str, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+def agentq(
+    redis_url: str, namespace: str, tmp_path: Path
+) -> Callable[..., subprocess.CompletedProcess[str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTQ_")}
     env.update(REDIS_URL=redis_url, AGENTQ_NAMESPACE=namespace)
 
     def run(*args: str, url: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([AGENTQ, *args], capture_output=True, text=True, timeout=60,
-                              cwd=tmp_path, env={**env, "REDIS_URL": url or redis_url})
+        return subprocess.run(
+            [AGENTQ, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+            env={**env, "REDIS_URL": url or redis_url},
+        )
 
     return run
 
@@ -35,7 +43,9 @@ def test_submit_then_status(agentq: Callable[..., subprocess.CompletedProcess[st
     out = agentq("submit", "add", "--payload", '{"x": 2, "y": 3}', "--queue", "cli")
     assert out.returncode == 0, out.stderr
     job = record(out)
-    assert job["status"] == "queued" and job["queue"] == "cli" and job["payload"] == {"x": 2, "y": 3}
+    assert (
+        job["status"] == "queued" and job["queue"] == "cli" and job["payload"] == {"x": 2, "y": 3}
+    )
     status = agentq("status", job["id"])
     assert status.returncode == 0 and record(status)["id"] == job["id"]
 
@@ -57,7 +67,9 @@ def test_bad_submissions_exit_2_naming_the_problem(
     assert message in out.stderr and out.stdout == ""
 
 
-def test_status_of_an_unknown_job_exits_4(agentq: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+def test_status_of_an_unknown_job_exits_4(
+    agentq: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
     out = agentq("status", "01JD6Z5Q3M8X4K2V7B9N0C1D2E")
     assert out.returncode == 4 and "not found" in out.stderr
 
@@ -98,7 +110,9 @@ def test_dead_list_and_requeue(
     agentq: Callable[..., subprocess.CompletedProcess[str]], spawn_worker: Callable[..., Any]
 ) -> None:
     worker = spawn_worker()
-    out = agentq("submit", "fail", "--payload", '{"times": 1}', "--max-attempts", "1", "--wait", "20")
+    out = agentq(
+        "submit", "fail", "--payload", '{"times": 1}', "--max-attempts", "1", "--wait", "20"
+    )
     job = record(out)
     assert job["status"] == "failed"
     dead = json.loads(agentq("dead", "list").stdout)

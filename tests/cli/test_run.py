@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.support import ROOT, FAST_ENV, free_port, wait_for
+from tests.api.support import FAST_ENV, ROOT, free_port, wait_for
 
 
 def listening(port: int) -> bool:
@@ -40,17 +40,35 @@ def start_run(tmp_path: Path, redis_url: str, workers: int = 1) -> Run:
     api_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTQ_")}
     env.update(FAST_ENV)
-    env.update(REDIS_URL=redis_url, PORT=str(api_port), WORKERS=str(workers),
-               AGENTQ_NAMESPACE=f"run{api_port}", AGENTQ_DATA_DIR=str(tmp_path / "data"))
+    env.update(
+        REDIS_URL=redis_url,
+        PORT=str(api_port),
+        WORKERS=str(workers),
+        AGENTQ_NAMESPACE=f"run{api_port}",
+        AGENTQ_DATA_DIR=str(tmp_path / "data"),
+    )
     log = tmp_path / "run.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "src.run"], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    run = Run(proc, f"http://127.0.0.1:{api_port}", int(redis_url.rsplit(":", 1)[1].split("/")[0]),
-              log, tmp_path / "data")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "src.run"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    run = Run(
+        proc,
+        f"http://127.0.0.1:{api_port}",
+        int(redis_url.rsplit(":", 1)[1].split("/")[0]),
+        log,
+        tmp_path / "data",
+    )
     try:
-        wait_for(lambda: _ready_workers(run.api) >= workers or proc.poll() is not None, timeout_s=40,
-                 interval_s=0.2)
+        wait_for(
+            lambda: _ready_workers(run.api) >= workers or proc.poll() is not None,
+            timeout_s=40,
+            interval_s=0.2,
+        )
     except AssertionError:
         stop(run)
         raise AssertionError(f"make run did not come up:\n{run.output()}") from None
@@ -88,8 +106,12 @@ def test_starts_embedded_redis_api_and_workers_and_stops_them_on_ctrl_c(embedded
     output = embedded.output()
     assert "started valkey-server" in output or "started redis-server" in output
     assert f"{embedded.api}/" in output
-    r = httpx.post(f"{embedded.api}/jobs", params={"wait": 20},
-                   json={"type": "add", "payload": {"x": 2, "y": 2}}, timeout=30)
+    r = httpx.post(
+        f"{embedded.api}/jobs",
+        params={"wait": 20},
+        json={"type": "add", "payload": {"x": 2, "y": 2}},
+        timeout=30,
+    )
     assert r.status_code == 200 and r.json()["result"] == 4
     assert (embedded.data / "appendonlydir").is_dir()  # append-only persistence is on
 

@@ -15,7 +15,7 @@ from src.queue import RedisUnavailable
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model=Health)
+@router.get("/health", response_model=Health, summary="Liveness")
 async def health() -> dict[str, str]:
     """200 while the process lives; does not touch Redis."""
     return {"status": "ok"}
@@ -23,6 +23,7 @@ async def health() -> dict[str, str]:
 
 @router.get(
     "/ready",
+    summary="Readiness: Redis answers",
     response_model=Ready,
     responses={503: {"model": Ready, "description": "Redis does not answer; see Retry-After"}},
 )
@@ -42,9 +43,14 @@ async def ready(client: ClientDep, settings: SettingsDep) -> Any:
 
 @router.get(
     "/metrics",
+    summary="Prometheus metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
-                     "description": "Prometheus text format"}},
+    responses={
+        200: {
+            "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+            "description": "Prometheus text format",
+        }
+    },
 )
 async def metrics(request: Request, client: ClientDep) -> Response:
     """HTTP request counts and latencies by route and status, and queue gauges read from Redis."""

@@ -14,7 +14,14 @@ from redis import exceptions as redis_errors
 from src.api.callbacks import CallbackRefused, check_callback_url_syntax
 from src.api.deps import ClientDep, JobDep, JobId, SettingsDep, require_api_key
 from src.api.errors import prefixed_errors, validation_error
-from src.api.schemas import QUEUE_PATTERN, ErrorDetail, JobCreate, JobPublic, JobsPublic
+from src.api.schemas import (
+    QUEUE_PATTERN,
+    ErrorDetail,
+    JobCreate,
+    JobEvent,
+    JobPublic,
+    JobsPublic,
+)
 from src.queue import TERMINAL, RedisUnavailable, Status
 from src.worker.registry import UnknownTask, registry
 
@@ -22,7 +29,10 @@ from src.worker.registry import UnknownTask, registry
 EVENTS_BLOCK_MS = 2_000
 
 _errors: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorDetail, "description": "Missing or wrong API key (when AGENTQ_API_KEYS is set)"},
+    401: {
+        "model": ErrorDetail,
+        "description": "Missing or wrong API key (when AGENTQ_API_KEYS is set)",
+    },
     503: {"model": ErrorDetail, "description": "Redis is unreachable; see Retry-After"},
 }
 _not_found: dict[int | str, dict[str, Any]] = {
@@ -38,6 +48,7 @@ def _json_errors(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, 
         for code, r in responses.items()
     }
 
+
 router = APIRouter(
     prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_api_key)], responses=_errors
 )
@@ -51,11 +62,14 @@ def _defaults(type_name: str) -> tuple[int, float]:
 
 @router.post(
     "",
+    summary="Submit a job",
     status_code=202,
     response_model=JobPublic,
     responses={
-        200: {"model": JobPublic,
-              "description": "Finished within `wait`, or an earlier job with the same idempotency key"},
+        200: {
+            "model": JobPublic,
+            "description": "Finished within `wait`, or the earlier job with that idempotency key",
+        },
         202: {"description": "Accepted: the job record, and `Location: /jobs/{id}`"},
         413: {"model": ErrorDetail, "description": "Body larger than AGENTQ_MAX_PAYLOAD_BYTES"},
         422: {"description": "Unknown task type, or a payload field that fails the task's model"},
@@ -68,7 +82,9 @@ async def create_job(
     response: Response,
     wait: Annotated[
         float,
-        Query(ge=0, le=60, description="Hold the answer up to this many seconds until the job ends"),
+        Query(
+            ge=0, le=60, description="Hold the answer up to this many seconds until the job ends"
+        ),
     ] = 0,
 ) -> dict[str, Any]:
     """Submit a job; its payload is validated against the task's model (422 naming the field)."""
@@ -104,7 +120,7 @@ async def create_job(
     return record
 
 
-@router.get("", response_model=JobsPublic)
+@router.get("", response_model=JobsPublic, summary="List jobs")
 async def list_jobs(
     client: ClientDep,
     status: Status | None = None,
@@ -122,7 +138,7 @@ async def list_jobs(
     return {"jobs": jobs, "next_before": next_before}
 
 
-@router.get("/{job_id}", response_model=JobPublic, responses=_not_found)
+@router.get("/{job_id}", response_model=JobPublic, responses=_not_found, summary="Read a job")
 async def get_job(job: JobDep) -> dict[str, Any]:
     """The job's record."""
     return job
@@ -142,10 +158,26 @@ def _status_event(record: dict[str, Any]) -> dict[str, Any]:
 
 @router.get(
     "/{job_id}/events",
+    summary="Follow a job (Server-Sent Events)",
     response_class=EventSourceResponse,
     responses={
         **_json_errors({**_errors, **_not_found}),
         200: {
+            "content": {
+                "text/event-stream": {
+                    "itemSchema": {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "string", "examples": ["1732262400000-0"]},
+                            "data": {
+                                "type": "string",
+                                "contentMediaType": "application/json",
+                                "contentSchema": JobEvent.model_json_schema(),
+                            },
+                        },
+                    }
+                }
+            },
             "description": (
                 "Server-Sent Events: one per progress or status change. Each `data` is the JSON "
                 "event (`type` is `status`, `progress` or `partial`), each `id` a stream id that "
@@ -195,11 +227,14 @@ async def job_events(
 
 
 def _is_unavailable(exc: Exception) -> bool:
-    return isinstance(exc, RedisUnavailable | redis_errors.ConnectionError | redis_errors.TimeoutError)
+    return isinstance(
+        exc, RedisUnavailable | redis_errors.ConnectionError | redis_errors.TimeoutError
+    )
 
 
 @router.post(
     "/{job_id}/cancel",
+    summary="Cancel a job",
     status_code=202,
     response_model=JobPublic,
     responses={**_not_found, 409: {"model": ErrorDetail, "description": "Already finished"}},
@@ -211,6 +246,7 @@ async def cancel_job(job_id: JobId, client: ClientDep) -> dict[str, Any]:
 
 @router.post(
     "/{job_id}/retry",
+    summary="Retry a failed or cancelled job",
     status_code=202,
     response_model=JobPublic,
     responses={**_not_found, 409: {"model": ErrorDetail, "description": "Not failed or cancelled"}},

@@ -15,13 +15,13 @@ router = APIRouter(
 )
 
 
-@router.get("/queues", response_model=QueuesPublic)
+@router.get("/queues", response_model=QueuesPublic, summary="Queue counts")
 async def get_queues(client: ClientDep) -> dict[str, Any]:
     """Counts per queue (waiting, running, totals) and overall (scheduled, dead, workers)."""
     return await client.queues()
 
 
-@router.get("/workers", response_model=WorkersPublic)
+@router.get("/workers", response_model=WorkersPublic, summary="Live workers")
 async def get_workers(client: ClientDep) -> dict[str, Any]:
     """Live workers: id, host, pid, queues, concurrency, current jobs, last heartbeat."""
     return {"workers": await client.workers()}

@@ -17,17 +17,23 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 @router.post(
     "/{source}",
+    summary="Receive a webhook",
     status_code=202,
     response_model=WebhookAccepted,
     openapi_extra={
         "requestBody": {
             "required": True,
             "description": "Any JSON document, kept as it came",
-            "content": {"application/json": {"schema": {}, "example": {"action": "opened", "number": 7}}},
+            "content": {
+                "application/json": {"schema": {}, "example": {"action": "opened", "number": 7}}
+            },
         }
     },
     responses={
-        401: {"model": ErrorDetail, "description": "Missing or wrong signature (when AGENTQ_WEBHOOK_SECRET is set)"},
+        401: {
+            "model": ErrorDetail,
+            "description": "Missing or wrong signature (when AGENTQ_WEBHOOK_SECRET is set)",
+        },
         413: {"model": ErrorDetail, "description": "Body larger than AGENTQ_MAX_PAYLOAD_BYTES"},
         422: {"model": ErrorDetail, "description": "The body is not JSON"},
         503: {"model": ErrorDetail, "description": "Redis is unreachable; see Retry-After"},
@@ -44,7 +50,7 @@ async def receive_webhook(
         Header(alias=SIGNATURE_HEADER, description="`sha256=<hex HMAC-SHA256 of the raw body>`"),
     ] = None,
 ) -> dict[str, Any]:
-    """Enqueue a `webhook_event` job {source, body}; the signature is checked when a secret is set."""
+    """Enqueue a `webhook_event` job {source, body}; with a secret set, check the signature."""
     raw = await request.body()
     if settings.webhook_secret and not verify(raw, settings.webhook_secret, signature):
         raise HTTPException(401, f"missing or invalid {SIGNATURE_HEADER} signature")

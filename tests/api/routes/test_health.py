@@ -27,7 +27,10 @@ def test_metrics_count_requests_by_route_and_status(http: httpx.Client, queue_na
     text = r.text
     assert 'agentq_http_requests_total{method="POST",route="/jobs",status="202"}' in text
     assert 'agentq_http_requests_total{method="GET",route="/jobs/{job_id}",status="404"}' in text
-    assert 'agentq_http_request_duration_seconds_bucket{le="0.005",method="POST",route="/jobs"}' in text
+    assert (
+        'agentq_http_request_duration_seconds_bucket{le="0.005",method="POST",route="/jobs"}'
+        in text
+    )
 
 
 def test_metrics_read_queue_gauges_from_redis(http: httpx.Client, queue_name: str) -> None:

@@ -19,14 +19,16 @@ def submit(http: httpx.Client, body: dict[str, Any], **params: Any) -> httpx.Res
     return http.post("/jobs", json=body, params=params)
 
 
-def sse_events(api: Server, job_id: str, last_event_id: str | None = None,
-               timeout_s: float = 20) -> list[tuple[str | None, dict[str, Any]]]:
+def sse_events(
+    api: Server, job_id: str, last_event_id: str | None = None, timeout_s: float = 20
+) -> list[tuple[str | None, dict[str, Any]]]:
     """Read the whole event stream (it must end by itself within `timeout_s`)."""
     headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
     events: list[tuple[str | None, dict[str, Any]]] = []
     deadline = time.monotonic() + timeout_s
-    with httpx.stream("GET", f"{api.url}/jobs/{job_id}/events", headers=headers,
-                      timeout=httpx.Timeout(timeout_s)) as response:
+    with httpx.stream(
+        "GET", f"{api.url}/jobs/{job_id}/events", headers=headers, timeout=httpx.Timeout(timeout_s)
+    ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         event_id, data = None, None
@@ -104,18 +106,24 @@ class TestSubmit:
             ({"type": "echo", "surprise": 1}, ["body", "surprise"]),
         ],
     )
-    def test_bad_fields_are_422(self, http: httpx.Client, body: dict[str, Any], loc: list[str]) -> None:
+    def test_bad_fields_are_422(
+        self, http: httpx.Client, body: dict[str, Any], loc: list[str]
+    ) -> None:
         r = submit(http, body)
         assert r.status_code == 422
         assert loc in [e["loc"] for e in r.json()["detail"]]
 
     def test_body_that_is_not_json_is_422(self, http: httpx.Client) -> None:
-        r = http.post("/jobs", content=b'{"type": "add",', headers={"Content-Type": "application/json"})
+        r = http.post(
+            "/jobs", content=b'{"type": "add",', headers={"Content-Type": "application/json"}
+        )
         assert r.status_code == 422
         assert r.json()["detail"][0]["type"] == "json_invalid"
 
     def test_body_that_is_not_utf8_is_422(self, http: httpx.Client) -> None:
-        r = http.post("/jobs", content=b"\x05Q>\xff\xfe", headers={"Content-Type": "application/json"})
+        r = http.post(
+            "/jobs", content=b"\x05Q>\xff\xfe", headers={"Content-Type": "application/json"}
+        )
         assert r.status_code == 422
         assert r.json()["detail"][0]["loc"] == ["body"]
 
@@ -136,18 +144,29 @@ class TestSubmit:
         assert done["result"] == 2
         assert time.monotonic() - start >= 1.4
 
-    def test_task_defaults_apply_and_can_be_overridden(self, http: httpx.Client, queue_name: str) -> None:
+    def test_task_defaults_apply_and_can_be_overridden(
+        self, http: httpx.Client, queue_name: str
+    ) -> None:
         r = submit(http, {"type": "echo", "queue": queue_name, "max_attempts": 7})
         assert r.json()["max_attempts"] == 7
 
     def test_callback_to_a_private_address_is_422(self, http: httpx.Client) -> None:
-        for url in ("http://10.1.2.3/hook", "http://localhost:9/hook", "ftp://example.com/x", "not a url"):
+        for url in (
+            "http://10.1.2.3/hook",
+            "http://localhost:9/hook",
+            "ftp://example.com/x",
+            "not a url",
+        ):
             r = submit(http, {"type": "echo", "callback_url": url})
             assert r.status_code == 422, url
             assert r.json()["detail"][0]["loc"] == ["body", "callback_url"]
 
-    def test_callback_to_an_allowed_host_is_accepted(self, http: httpx.Client, queue_name: str) -> None:
-        r = submit(http, {"type": "echo", "queue": queue_name, "callback_url": "http://127.0.0.1:9/hook"})
+    def test_callback_to_an_allowed_host_is_accepted(
+        self, http: httpx.Client, queue_name: str
+    ) -> None:
+        r = submit(
+            http, {"type": "echo", "queue": queue_name, "callback_url": "http://127.0.0.1:9/hook"}
+        )
         assert r.status_code == 202
 
 
@@ -158,14 +177,17 @@ class TestRead:
         assert "not found" in r.json()["detail"]
 
     def test_list_newest_first_with_paging(self, http: httpx.Client, queue_name: str) -> None:
-        ids = [submit(http, {"type": "echo", "payload": {"i": i}, "queue": queue_name}).json()["id"]
-               for i in range(5)]
+        ids = [
+            submit(http, {"type": "echo", "payload": {"i": i}, "queue": queue_name}).json()["id"]
+            for i in range(5)
+        ]
         page = http.get("/jobs", params={"queue": queue_name, "limit": 2}).json()
         assert [j["id"] for j in page["jobs"]] == ids[::-1][:2]
         seen = [j["id"] for j in page["jobs"]]
         while page["next_before"]:
-            page = http.get("/jobs", params={"queue": queue_name, "limit": 2,
-                                             "before": page["next_before"]}).json()
+            page = http.get(
+                "/jobs", params={"queue": queue_name, "limit": 2, "before": page["next_before"]}
+            ).json()
             seen += [j["id"] for j in page["jobs"]]
         assert seen == ids[::-1]
 
@@ -175,7 +197,9 @@ class TestRead:
         http.post(f"/jobs/{echo['id']}/cancel")
         by_type = http.get("/jobs", params={"queue": queue_name, "type": "add"}).json()["jobs"]
         assert [j["id"] for j in by_type] == [add["id"]]
-        by_status = http.get("/jobs", params={"queue": queue_name, "status": "cancelled"}).json()["jobs"]
+        by_status = http.get("/jobs", params={"queue": queue_name, "status": "cancelled"}).json()[
+            "jobs"
+        ]
         assert [j["id"] for j in by_status] == [echo["id"]]
 
     @pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 501}, {"status": "sleeping"}])
@@ -202,7 +226,7 @@ class TestEvents:
         events = sse_events(api, job["id"])
         middle = len(events) // 2
         resumed = sse_events(api, job["id"], last_event_id=events[middle][0])
-        assert [eid for eid, _ in resumed] == [eid for eid, _ in events[middle + 1:]]
+        assert [eid for eid, _ in resumed] == [eid for eid, _ in events[middle + 1 :]]
 
     def test_resume_after_the_end_repeats_the_final_state(self, api: Server) -> None:
         job = submit(api.http, {"type": "add", "payload": {"x": 1, "y": 1}}, wait=10).json()
@@ -221,7 +245,9 @@ class TestEvents:
 
 
 class TestCancel:
-    def test_queued_job_is_cancelled_at_once_and_never_runs(self, http: httpx.Client, queue_name: str) -> None:
+    def test_queued_job_is_cancelled_at_once_and_never_runs(
+        self, http: httpx.Client, queue_name: str
+    ) -> None:
         job = submit(http, {"type": "echo", "queue": queue_name}).json()
         r = http.post(f"/jobs/{job['id']}/cancel")
         assert r.status_code == 202 and r.json()["status"] == "cancelled"
@@ -233,7 +259,9 @@ class TestCancel:
         r = http.post(f"/jobs/{job['id']}/cancel")
         assert r.status_code == 202
         start = time.monotonic()
-        wait_for(lambda: http.get(f"/jobs/{job['id']}").json()["status"] == "cancelled", timeout_s=5)
+        wait_for(
+            lambda: http.get(f"/jobs/{job['id']}").json()["status"] == "cancelled", timeout_s=5
+        )
         assert time.monotonic() - start < 5
 
     def test_finished_job_is_409(self, http: httpx.Client) -> None:
@@ -292,7 +320,9 @@ class TestBodyLimit:
         r = http.post("/jobs", content=chunks(), headers={"Content-Type": "application/json"})
         assert r.status_code == 413
 
-    def test_body_just_under_the_limit_is_accepted(self, http: httpx.Client, queue_name: str) -> None:
+    def test_body_just_under_the_limit_is_accepted(
+        self, http: httpx.Client, queue_name: str
+    ) -> None:
         body = json.dumps({"type": "echo", "queue": queue_name, "payload": {"blob": ""}})
         pad = 1024 * 1024 - len(body)
         body = json.dumps({"type": "echo", "queue": queue_name, "payload": {"blob": "x" * pad}})

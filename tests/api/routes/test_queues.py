@@ -9,10 +9,19 @@ import httpx
 from tests.api.support import wait_for
 
 
-def test_queues_count_waiting_and_finished_jobs(http: httpx.Client, queue_name: str, worker: subprocess.Popen[bytes]) -> None:
+def test_queues_count_waiting_and_finished_jobs(
+    http: httpx.Client, queue_name: str, worker: subprocess.Popen[bytes]
+) -> None:
     for i in range(3):
-        assert http.post("/jobs", json={"type": "echo", "payload": {"i": i}, "queue": queue_name}).status_code == 202
-    done = http.post("/jobs", params={"wait": 10}, json={"type": "add", "payload": {"x": 1, "y": 2}})
+        assert (
+            http.post(
+                "/jobs", json={"type": "echo", "payload": {"i": i}, "queue": queue_name}
+            ).status_code
+            == 202
+        )
+    done = http.post(
+        "/jobs", params={"wait": 10}, json={"type": "add", "payload": {"x": 1, "y": 2}}
+    )
     assert done.json()["status"] == "succeeded"
     body = http.get("/queues").json()
     by_name = {q["name"]: q for q in body["queues"]}
@@ -29,7 +38,9 @@ def test_queues_count_scheduled_jobs(http: httpx.Client, queue_name: str) -> Non
     assert http.get("/queues").json()["scheduled"] == before + 1
 
 
-def test_workers_lists_the_live_worker_and_its_jobs(http: httpx.Client, worker: subprocess.Popen[bytes]) -> None:
+def test_workers_lists_the_live_worker_and_its_jobs(
+    http: httpx.Client, worker: subprocess.Popen[bytes]
+) -> None:
     job = http.post("/jobs", json={"type": "sleep", "payload": {"seconds": 2, "steps": 2}}).json()
 
     def running_on_worker() -> dict | None:

@@ -46,7 +46,9 @@ def test_signed_delivery_becomes_a_webhook_event_job(http: httpx.Client) -> None
 )
 def test_unsigned_or_wrongly_signed_is_401(http: httpx.Client, headers: dict[str, str]) -> None:
     body = b'{"action": "opened"}'
-    r = http.post("/webhooks/github", content=body, headers={"Content-Type": "application/json", **headers})
+    r = http.post(
+        "/webhooks/github", content=body, headers={"Content-Type": "application/json", **headers}
+    )
     assert r.status_code == 401
     assert "X-Signature-256" in r.json()["detail"]
 
@@ -73,4 +75,3 @@ def test_bad_source_is_422(http: httpx.Client) -> None:
     r = http.post("/webhooks/has%20space", content=body, headers=signed(body))
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == ["path", "source"]
-
