@@ -48,8 +48,8 @@ test-web: $(VENV) $(WEBOUT) ## the web tests alone
 bench: $(VENV) ## benchmarks against Dramatiq, taskiq, SAQ, RQ and arq
 	bash bench/run.sh
 
-up: ## docker compose up (needs a container engine)
-	docker compose up -d --build
+up: ## docker compose up: Valkey, the API on 127.0.0.1:8000 and 2 workers (needs a container engine)
+	docker compose up -d --build --wait
 
 down: ## docker compose down
 	docker compose down

@@ -24,6 +24,12 @@ T = TypeVar("T")
 
 EVENTS_MAX = 1000
 _LIST_SCAN_MAX = 5000
+DEFAULT_MAX_ATTEMPTS = 3
+
+#: task name -> (max_attempts, timeout_s) declared by `@task` in this process; enqueue uses
+#: them when the caller does not say (a task unknown here gets 3 attempts and, in the
+#: worker, its own timeout).
+TASK_DEFAULTS: dict[str, tuple[int, float]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +81,13 @@ class Client:
     # -- enqueue ----------------------------------------------------------------
 
     def _enqueue_call(
-        self, type: str, payload: Any, *, queue: str = "default", max_attempts: int = 3,
+        self, type: str, payload: Any, *, queue: str = "default", max_attempts: int | None = None,
         timeout_s: float | None = None, delay_s: float = 0, idempotency_key: str | None = None,
         callback_url: str | None = None, job_id: str | None = None,
     ) -> tuple[tuple[str, list[str], list[Any]], dict[str, Any]]:
         now = time.time()
+        if max_attempts is None:
+            max_attempts = TASK_DEFAULTS.get(type, (DEFAULT_MAX_ATTEMPTS, 0))[0]
         env = Envelope(
             id=job_id or new_id(), type=type, queue=queue, payload=payload, attempt=1,
             max_attempts=max_attempts, timeout_s=timeout_s, enqueued_at=now,

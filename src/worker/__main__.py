@@ -26,7 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-async def _main(args: argparse.Namespace) -> None:
+async def _main(args: argparse.Namespace) -> int:
     settings = get_settings()
     modules = [m for m in (*settings.task_module_list, *args.tasks.split(",")) if m.strip()]
     registry = load_task_modules([m.strip() for m in modules])
@@ -35,6 +35,7 @@ async def _main(args: argparse.Namespace) -> None:
                     worker_id=args.id)
     install_signal_handlers(worker)
     await worker.run()
+    return 1 if worker.crashed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,10 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import uvloop
     except ImportError:
-        asyncio.run(_main(args))
-    else:
-        uvloop.run(_main(args))
-    return 0
+        return asyncio.run(_main(args))
+    return uvloop.run(_main(args))
 
 
 if __name__ == "__main__":

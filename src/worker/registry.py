@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from src.queue.client import TASK_DEFAULTS
+
 from .errors import UnknownTask
 
 BUILTIN_MODULES = ("src.worker.tasks",)
@@ -35,6 +37,7 @@ class Registry:
             existing.fn.__module__, existing.fn.__qualname__) != (task.fn.__module__, task.fn.__qualname__):
             raise ValueError(f"task {task.name!r} is registered twice")
         self._tasks[task.name] = task
+        TASK_DEFAULTS[task.name] = (task.max_attempts, task.timeout_s)
 
     def get(self, name: str) -> TaskDef | None:
         return self._tasks.get(name)

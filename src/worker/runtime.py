@@ -20,6 +20,7 @@ import signal
 import socket
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,7 @@ _BLOCK_S = 1.0            # longest BLMOVE wait, so a stop request is seen withi
 _PROMOTE_EVERY_S = 0.25   # how often due scheduled jobs are moved to their queue
 _PROMOTE_BATCH = 200
 _CANCEL_WAIT_S = 5.0      # how long cancelled tasks get to unwind
+_WATCHDOG_MIN_MARGIN_S = 1.0
 
 
 @dataclass(slots=True)
@@ -68,6 +70,8 @@ class Running:
     task: asyncio.Task[None] | None = None
     stop_reason: str | None = None  # "cancel" | "shutdown"
     started: float = field(default_factory=time.monotonic)
+    deadline: float | None = None   # monotonic time the attempt's timeout runs out
+    abandoned: bool = False         # the watchdog recorded a timeout; ignore the task now
 
 
 def _describe(exc: BaseException) -> str:
@@ -109,6 +113,7 @@ class Worker:
         self._slot_free = asyncio.Event()
         self._stop = asyncio.Event()
         self._callbacks: set[asyncio.Task[Any]] = set()
+        self.crashed = False  # a loop of the worker died: exit non-zero so it is restarted
         self._proc = self.keys.processing(self.id)
         self._queue_keys = [self.keys.queue(q) for q in self.queues]
 
@@ -120,12 +125,17 @@ class Worker:
             self._stop.set()
 
     async def run(self) -> None:
+        # Sync tasks run in threads; asyncio's default pool has only cpu+4 of them.
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(
+            max_workers=self.concurrency + 4, thread_name_prefix="agentq-task"))
         await self._register()
         log.info("worker %s: queues=%s concurrency=%d tasks=%s", self.id, ",".join(self.queues),
                  self.concurrency, ",".join(self.registry.names()))
         background = [asyncio.create_task(c) for c in (
             self._heartbeat_loop(), self._maintenance_loop(), self._finisher_loop())]
         claimer = asyncio.create_task(self._claim_loop())
+        for t in (claimer, *background):
+            t.add_done_callback(self._on_loop_done)
         try:
             await self._stop.wait()
         finally:
@@ -140,6 +150,13 @@ class Worker:
             await self.redis.aclose()
             await self.blocking.aclose()
             log.info("worker %s: stopped after %d jobs", self.id, self.finished)
+
+    def _on_loop_done(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        log.error("worker %s: a worker loop died; stopping", self.id, exc_info=task.exception())
+        self.crashed = True
+        self.request_stop()
 
     async def _register(self) -> None:
         delay = 0.2
@@ -281,6 +298,8 @@ class Worker:
         except Exception as exc:  # a bug of ours must not lose the job
             log.exception("job %s: worker error", run.env.id)
             outcome = Outcome("fail", error=error("exception", _describe(exc)), retryable=True)
+        if run.abandoned:
+            return
         self._outcomes.append((run, outcome))
         self._wake_finisher.set()
 
@@ -294,6 +313,7 @@ class Worker:
         except ValidationError as exc:
             return Outcome("fail", error=error("invalid", f"invalid payload: {exc}"))
         timeout = env.timeout_s or taskdef.timeout_s
+        run.deadline = time.monotonic() + timeout
         try:
             async with asyncio.timeout(timeout):
                 if taskdef.is_async:
@@ -428,10 +448,28 @@ class Worker:
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.heartbeat_s)
+            self._watchdog()
             try:
                 await self._beat()
             except _REDIS_DOWN as exc:
                 log.warning("worker %s: heartbeat failed (%s)", self.id, exc)
+
+    def _watchdog(self) -> None:
+        """Give up on attempts that ignore their timeout (a task swallowing CancelledError,
+        a thread that never returns): record a timeout so the job retries or fails instead
+        of staying `running` forever. The abandoned task's later writes are fenced off."""
+        margin = max(_WATCHDOG_MIN_MARGIN_S, 2 * self.settings.heartbeat_s)
+        now = time.monotonic()
+        for run in list(self.active.values()):
+            if run.abandoned or run.deadline is None or now < run.deadline + margin:
+                continue
+            log.error("job %s attempt %d: still running %.0fs past its timeout; abandoning it",
+                      run.env.id, run.env.attempt, now - run.deadline)
+            run.abandoned = True
+            self._outcomes.append((run, Outcome(
+                "fail", error=error("timeout", "did not stop at its timeout; abandoned"),
+                retryable=True)))
+            self._wake_finisher.set()
 
     async def _maintenance_loop(self) -> None:
         next_recovery = 0.0

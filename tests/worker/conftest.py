@@ -1,5 +1,7 @@
 import pytest
 
+from . import sample_tasks  # noqa: F401  (registers their defaults here too, as the API does)
+
 
 @pytest.fixture
 def worker(spawn_worker):

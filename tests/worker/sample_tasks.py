@@ -57,3 +57,18 @@ async def until_cancelled(ctx: JobContext, data: dict) -> None:
     await ctx.progress(5, "waiting to be cancelled")
     while True:
         await asyncio.sleep(0.05)
+
+
+@task("stubborn", timeout_s=0.5, max_attempts=1)
+async def stubborn(ctx: JobContext, data: dict) -> None:
+    """Ignores cancellation for ~20 s: only the watchdog can end this attempt."""
+    for _ in range(400):
+        try:
+            await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            pass
+
+
+@task("hung_thread", timeout_s=0.5, max_attempts=1)
+def hung_thread(ctx: JobContext, data: dict) -> None:
+    time.sleep(20)

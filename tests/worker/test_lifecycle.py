@@ -177,3 +177,23 @@ async def _terminal(client, job_id):
 async def _dead(client, n):
     dead = await client.dead()
     return dead if len(dead) >= n else None
+
+
+async def test_watchdog_ends_an_attempt_that_ignores_its_timeout(client, worker):
+    worker()
+    job = await client.enqueue("stubborn", {})
+    await wait_for(lambda: _status(client, job.id, "running"))
+    started = time.monotonic()
+    rec = await client.wait(job.id, 15)
+    assert rec["status"] == "failed" and rec["error"]["type"] == "timeout"
+    assert "abandoned" in rec["error"]["message"]
+    assert time.monotonic() - started < 0.5 + 1.0 + 0.5 + 3  # timeout + margin + a heartbeat
+
+
+async def test_hung_threads_time_out_and_do_not_starve_other_jobs(client, worker):
+    worker(concurrency=8)
+    hung = [await client.enqueue("hung_thread", {}) for _ in range(8)]
+    recs = [await client.wait(j.id, 10) for j in hung]
+    assert {r["status"] for r in recs} == {"failed"} and {r["error"]["type"] for r in recs} == {"timeout"}
+    ok = [await client.enqueue("slow_sync", {"seconds": 0.2}) for _ in range(4)]
+    assert [(await client.wait(j.id, 10))["status"] for j in ok] == ["succeeded"] * 4
