@@ -140,8 +140,7 @@ class Worker:
             await self._stop.wait()
         finally:
             claimer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await claimer
+            await asyncio.gather(claimer, return_exceptions=True)  # errors were logged already
             await self._drain()
             for t in background:
                 t.cancel()
