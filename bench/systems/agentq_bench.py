@@ -38,6 +38,9 @@ class Agentq(System):
             argv += ["--concurrency", str(concurrency)]
         return [list(argv) for _ in range(procs)]
 
+    def queue_key(self) -> str:
+        return self.keys.queue("default")
+
     async def waiting(self, r: aredis.Redis) -> int:
         return await r.llen(self.keys.queue("default"))
 

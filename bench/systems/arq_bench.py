@@ -49,6 +49,9 @@ class Arq(System):
             os.environ["BENCH_CONCURRENCY"] = str(concurrency)
         return [[arq, "bench.systems.arq_bench.WorkerSettings"] for _ in range(procs)]
 
+    def queue_key(self) -> str:
+        return "arq:queue"
+
     async def waiting(self, r: aredis.Redis) -> int:
         return await r.zcard("arq:queue")
 

@@ -35,6 +35,8 @@ import redis.asyncio as aredis
 ROOT = Path(__file__).resolve().parents[2]
 RTCOUNT_DIR = ROOT / "bench" / "rtcount"
 STARTS_KEY = "bench:starts"
+STAGING_KEY = "bench:staging"
+READY_TIMEOUT_S = 4.0
 PAYLOAD = {"data": "x" * 200}  # the 200-byte payload of every benchmark job
 
 
@@ -58,6 +60,10 @@ class System:
 
     def worker_commands(self, concurrency: int | None, procs: int) -> list[list[str]]:
         """argv of each worker process to start (concurrency None: the default)."""
+        raise NotImplementedError
+
+    def queue_key(self) -> str:
+        """The one key that holds the waiting jobs (a list, or arq's sorted set)."""
         raise NotImplementedError
 
     async def waiting(self, r: aredis.Redis) -> int:
@@ -110,7 +116,7 @@ class Workers:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> None:
-        log = open(self.log_path, "ab")
+        log = open(self.log_path, "wb")
         for argv in self.commands:
             self.procs.append(
                 subprocess.Popen(
@@ -170,13 +176,32 @@ async def enqueue_timed(system: System, n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
-async def wait_processed(
-    system: System, r: aredis.Redis, n: int, workers: Workers, timeout_s: float
-) -> dict[str, Any]:
-    """Time from the first claim to the moment nothing is pending (or timeout_s)."""
+async def wait_ready(r: aredis.Redis, procs: int, workers: Workers,
+                     timeout_s: float = READY_TIMEOUT_S) -> str:
+    """Wait until `procs` clients block on the empty queue (BLMOVE, BRPOP, ...), or,
+    for the libraries that poll instead of blocking, until timeout_s has passed."""
     deadline = time.monotonic() + timeout_s
-    t_first = None
-    while time.monotonic() < deadline:  # wait for the first claim; poll tightly
+    seen, stable_since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        if not workers.alive():
+            raise RuntimeError(f"worker exited:\n{_tail(workers.log_path)}")
+        clients = await r.client_list()
+        blocked = sum(1 for c in clients if "b" in c.get("flags", ""))
+        if blocked != seen:  # one process may block on several connections: wait until
+            seen, stable_since = blocked, time.monotonic()  # the count stops growing
+        elif blocked >= procs and time.monotonic() - stable_since >= 0.6:
+            return f"{blocked} blocked"
+        await asyncio.sleep(0.05)
+    return "timeout"
+
+
+async def wait_processed(
+    system: System, r: aredis.Redis, n: int, workers: Workers, timeout_s: float,
+    t_first: float | None = None,
+) -> dict[str, Any]:
+    """Time from the first claim (or t_first) until nothing is pending (or timeout_s)."""
+    deadline = time.monotonic() + timeout_s
+    while t_first is None and time.monotonic() < deadline:  # wait for the first claim
         if await system.waiting(r) < n:
             t_first = time.perf_counter()
             break
@@ -205,13 +230,20 @@ async def scenario_throughput(system: System, args: argparse.Namespace) -> dict[
     else:
         for _ in range(n):
             await system.enqueue(PAYLOAD)
+    # Hide the backlog while the workers start, so that every process is up and idle
+    # when it appears: the figure is the steady rate, not start-up time.
+    queue_key = system.queue_key()
+    await r.rename(queue_key, STAGING_KEY)
     cmds = system.worker_commands(args.concurrency, args.procs)
     workers = Workers(cmds, _python_env(), f"{system.name}-c{args.concurrency}-p{args.procs}")
     workers.start()
     try:
-        out.update(await wait_processed(system, r, n, workers, args.timeout))
+        out["ready"] = await wait_ready(r, args.procs, workers)
+        await r.rename(STAGING_KEY, queue_key)
+        out.update(await wait_processed(system, r, n, workers, args.timeout,
+                                        t_first=time.perf_counter()))
     finally:
-        workers.stop()
+        workers.stop(grace_s=2)  # measured already; some libraries take seconds to exit
         await r.aclose()
     return out
 
@@ -244,7 +276,7 @@ async def scenario_pickup(system: System, args: argparse.Namespace) -> dict[str,
             # enqueue does not fall at a fixed phase of a polling worker's cycle
             await asyncio.sleep(random.uniform(0.002, 0.020))
     finally:
-        workers.stop()
+        workers.stop(grace_s=2)
         await r.aclose()
     return {
         "p50_ms": percentile(latencies, 0.50),

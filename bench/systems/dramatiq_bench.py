@@ -47,6 +47,9 @@ class Dramatiq(System):
             argv += ["--threads", str(concurrency)]
         return [argv]
 
+    def queue_key(self) -> str:
+        return "dramatiq:default"
+
     async def waiting(self, r: aredis.Redis) -> int:
         return await r.llen("dramatiq:default")
 

@@ -62,6 +62,9 @@ class Raw(System):
     def worker_commands(self, concurrency: int | None, procs: int) -> list[list[str]]:
         return [[sys.executable, "-m", "bench.systems.raw_bench", "worker"]]
 
+    def queue_key(self) -> str:
+        return QUEUE
+
     async def waiting(self, r: aredis.Redis) -> int:
         return await r.llen(QUEUE)
 

@@ -54,6 +54,9 @@ class Rq(System):
             argv[2:2] = ["-w", "rq.worker.SimpleWorker"]
         return [list(argv) for _ in range(procs)]
 
+    def queue_key(self) -> str:
+        return "rq:queue:default"
+
     async def waiting(self, r: aredis.Redis) -> int:
         return await r.llen("rq:queue:default")
 

@@ -59,6 +59,9 @@ class Saq(System):
             os.environ["BENCH_CONCURRENCY"] = str(concurrency)
         return [[saq, "bench.systems.saq_bench.settings", "--workers", str(procs)]]
 
+    def queue_key(self) -> str:
+        return "saq:default:queued"
+
     async def waiting(self, r: aredis.Redis) -> int:
         return await r.llen("saq:default:queued")
 

@@ -57,6 +57,9 @@ class Taskiq(System):
             argv += ["--max-async-tasks", str(concurrency)]
         return [argv]
 
+    def queue_key(self) -> str:
+        return QUEUE
+
     async def waiting(self, r: aredis.Redis) -> int:
         return await r.llen(QUEUE)
 
