@@ -211,7 +211,7 @@ try {
     .sort()
     .map((f) => join(dir, f));
   const only = process.argv.slice(2);
-  const args = ['--test', '--test-concurrency=1', ...(only.length ? only : files)];
+  const args = ['--test', '--test-concurrency=1', '--test-timeout=120000', ...(only.length ? only : files)];
   const code = await new Promise((res) => {
     const t = spawn(process.execPath, args, {
       cwd: WEB,
