@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from src.api import errors
+from src.api import errors, ratelimit
 from src.api.metrics import ApiMetrics
 from src.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from src.api.routes import health, jobs, queues, webhooks
@@ -56,6 +56,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     errors.install(app, settings.retry_after_s)
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_payload_bytes)
+    ratelimit.install(app, settings)  # AGENTQ_RATE_LIMIT: 429 on POST /jobs; inside CORS and metrics
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
