@@ -304,7 +304,10 @@ def versions() -> dict[str, str]:
             "    except Exception: pass\n"
             "print(json.dumps(d))"
         )
-        p = subprocess.run([str(py), "-c", code], capture_output=True, text=True)
+        p = subprocess.run([str(py), "-c", code], capture_output=True, text=True,
+                           cwd=tempfile.gettempdir())
+        if name == "project":  # agentq itself is installed in editable mode from ROOT
+            p = subprocess.run([str(py), "-c", code], capture_output=True, text=True, cwd=ROOT)
         if p.returncode == 0:
             out[name] = ", ".join(f"{k} {v}" for k, v in json.loads(p.stdout).items())
     return out
