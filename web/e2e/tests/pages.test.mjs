@@ -58,8 +58,13 @@ test('API paths are not shadowed by the UI', async () => {
     const r = await fetch(`${BASE}${path}`);
     assert.match(r.headers.get('content-type') ?? '', /json/, path);
   }
-  const ui = await fetch(`${BASE}/history/`);
-  assert.match(ui.headers.get('content-type') ?? '', /html/);
+  // The contract's page addresses work without the trailing slash too (the query is kept).
+  for (const path of ['/history/', '/dashboard', '/job?id=01ABC']) {
+    const ui = await fetch(`${BASE}${path}`);
+    assert.equal(ui.status, 200, path);
+    assert.match(ui.headers.get('content-type') ?? '', /html/, path);
+    if (path.includes('?')) assert.match(ui.url, /\/job\/\?id=01ABC$/);
+  }
 });
 
 test('The API still describes every field the UI reads (lib/api.ts)', async () => {
