@@ -3,6 +3,8 @@ meanwhile (quickly, never a 500 or a hang), and everything works again afterward
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -88,3 +90,38 @@ def test_outage_gives_503_with_retry_after_then_recovers(
     assert done["result"] == 42
     assert http.get(f"/jobs/{job_id}").json()["status"] == "succeeded"  # kept (append-only file)
     assert http.get("/ready").status_code == 200
+
+
+def test_event_stream_survives_an_outage(stack: Server, own_valkey: ValkeyServer) -> None:
+    """An open stream waits through a Redis restart, then delivers the next event and ends."""
+    http = stack.http
+    job = http.post("/jobs", json={"type": "echo", "queue": "nobody-listens"}).json()
+    events: list[dict] = []
+    opened, done = threading.Event(), threading.Event()
+
+    def follow() -> None:
+        try:
+            with httpx.stream("GET", f"{stack.url}/jobs/{job['id']}/events", timeout=30) as r:
+                opened.set()
+                for line in r.iter_lines():
+                    if line.startswith("data:"):
+                        events.append(json.loads(line[5:]))
+            done.set()
+        except httpx.HTTPError:
+            pass  # the API stopped while the stream was open
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
+    assert opened.wait(10)
+    own_valkey.stop()
+    time.sleep(1.5)
+    own_valkey.start()
+    cancel = wait_for(
+        lambda: (r := http.post(f"/jobs/{job['id']}/cancel")).status_code == 202 and r,
+        timeout_s=15,
+        interval_s=0.2,
+    )
+    assert cancel.json()["status"] == "cancelled"
+    assert done.wait(15), f"the stream did not end; got {events}"
+    reader.join(5)
+    assert [(e["type"], e["status"]) for e in events] == [("status", "cancelled")]
