@@ -24,7 +24,7 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
 	touch $@
 
-$(WEBOUT): web/node_modules/.installed $(shell find web/app web/components web/lib -type f 2>/dev/null) web/next.config.mjs
+$(WEBOUT): web/node_modules/.installed $(shell find web/app web/components web/lib -type f 2>/dev/null) web/next.config.mjs web/package.json
 	cd web && npm run build
 
 web: $(WEBOUT) ## build the web UI as static files into web/out
@@ -34,7 +34,7 @@ run: $(VENV) $(WEBOUT) ## start Redis (if none answers), the API on :8000 and $$
 
 test: $(VENV) $(WEBOUT) ## run every test: Python (real Valkey) and web (Vitest + Chromium)
 	$(PY) -m pytest
-	cd web && npm test && npm run e2e
+	cd web && npm test && npm run size && npm run e2e
 
 test-fast: $(VENV) ## the Python tests without the slow reliability suite
 	$(PY) -m pytest -m 'not slow'
@@ -43,7 +43,7 @@ test-py: $(VENV) ## every Python test
 	$(PY) -m pytest
 
 test-web: $(VENV) $(WEBOUT) ## the web tests alone
-	cd web && npm test && npm run e2e
+	cd web && npm test && npm run size && npm run e2e
 
 bench: $(VENV) ## benchmarks against Dramatiq, taskiq, SAQ, RQ and arq
 	bash bench/run.sh
