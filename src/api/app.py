@@ -56,7 +56,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     errors.install(app, settings.retry_after_s)
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_payload_bytes)
-    ratelimit.install(app, settings)  # AGENTQ_RATE_LIMIT: 429 on POST /jobs; inside CORS and metrics
+    # AGENTQ_RATE_LIMIT: 429 on POST /jobs; inside CORS and metrics
+    ratelimit.install(app, settings)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -69,9 +70,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     web = Path(settings.web_dir)
     web = web if web.is_absolute() else ROOT / web
     if (web / "index.html").is_file():
-        app.mount(
-            "/", StaticFiles(directory=web, html=True), name="ui"
-        )  # last: no API path shadowed
+        # Mounted last, so that no API path is shadowed by a page.
+        app.mount("/", StaticFiles(directory=web, html=True), name="ui")
     else:
 
         @app.get("/", include_in_schema=False)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -20,11 +23,33 @@ log = logging.getLogger("agentq.api")
 _UNPARSABLE_BODY = "There was an error parsing the body"
 
 
+def _finite(value: Any) -> Any:
+    """NaN and infinities (which JSON lacks) as strings, anywhere in `value`."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+class _AsciiJSONResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return json.dumps(_finite(content), ensure_ascii=True, separators=(",", ":")).encode()
+
+
 def validation_error(
     loc: tuple[str | int, ...], msg: str, value: Any, kind: str = "value_error"
 ) -> RequestValidationError:
     """A 422 naming one field, in FastAPI's own shape."""
     return RequestValidationError([{"type": kind, "loc": loc, "msg": msg, "input": value}])
+
+
+def unstorable(loc: tuple[str | int, ...], exc: Exception) -> RequestValidationError:
+    """A 422 for JSON that parsed but cannot be stored (nested deeper than 255 levels,
+    integers beyond 64 bits, lone surrogates)."""
+    return validation_error(loc, f"cannot be stored as JSON: {exc}", None, "json_invalid")
 
 
 def prefixed_errors(exc: ValidationError, *prefix: str | int) -> RequestValidationError:
@@ -76,6 +101,12 @@ def install(app: FastAPI, retry_after_s: int) -> None:
             )
         return await http_exception_handler(request, exc)
 
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        # As FastAPI's own handler, but ASCII-escaped: a 422 echoes the bad input, and JSON
+        # input may hold lone surrogates that UTF-8 cannot encode.
+        return _AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, 422)
+
+    app.add_exception_handler(RequestValidationError, invalid)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RedisUnavailable, unavailable)
     app.add_exception_handler(redis_errors.ConnectionError, unavailable)

@@ -37,8 +37,18 @@ from src.queue import scripts
 
 SLOTS = 20  # the window's resolution: room comes back at most period/20 late
 
-_UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60,
-          "h": 3600, "hour": 3600, "d": 86_400, "day": 86_400}
+_UNITS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86_400,
+    "day": 86_400,
+}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*(?:\.\d+)?)\s*([a-z]+)\s*$")
 _UNAVAILABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
 
@@ -85,14 +95,19 @@ class RateLimitSettings(BaseSettings):
 class RateLimitMiddleware:
     """Answer 429 with Retry-After when `POST /jobs` goes over the rate of its caller."""
 
-    def __init__(self, app: ASGIApp, rate: Rate, api_keys: list[str] | tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, rate: Rate, api_keys: list[str] | tuple[str, ...] = ()
+    ) -> None:
         self.app = app
         self.rate = rate
         self.api_keys = [k.encode() for k in api_keys]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not (scope["type"] == "http" and scope["method"] == "POST"
-                and scope["path"].rstrip("/") == "/jobs"):
+        if not (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"].rstrip("/") == "/jobs"
+        ):
             await self.app(scope, receive, send)
             return
         wait_ms = await self._ask(scope)
@@ -101,7 +116,10 @@ class RateLimitMiddleware:
             response = JSONResponse(
                 {"detail": f"rate limit exceeded ({self.rate}); retry in {retry_after} s"},
                 429,
-                headers={"Retry-After": str(retry_after), "X-RateLimit-Limit": str(self.rate.limit)},
+                headers={
+                    "Retry-After": str(retry_after),
+                    "X-RateLimit-Limit": str(self.rate.limit),
+                },
             )
             await response(scope, receive, send)
             return
@@ -129,7 +147,9 @@ class RateLimitMiddleware:
         key = client.keys.ratelimit("api:" + self.who(scope))
         try:
             wait = await scripts.run(
-                client.redis, "ratelimit", [key],
+                client.redis,
+                "ratelimit",
+                [key],
                 [self.rate.limit, 0, 0, int(self.rate.period_s * 1000), SLOTS, ""],
             )
         except _UNAVAILABLE:

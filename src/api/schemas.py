@@ -7,12 +7,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from src.queue.models import Status
 
 QUEUE_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"
 SOURCE_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"
+
+
+def _utf8(value: str) -> str:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return value
+
+
+#: Text that can be stored: JSON allows lone surrogates ("\ud800"), UTF-8 does not.
+Text = Annotated[str, AfterValidator(_utf8)]
 
 #: ISO-8601 UTC time with milliseconds, e.g. "2026-11-22T08:00:00.000Z", kept as the record has it
 Timestamp = Annotated[str | None, Field(json_schema_extra={"format": "date-time"})]
@@ -63,7 +75,7 @@ class JobCreate(BaseModel):
         },
     )
 
-    type: str = Field(
+    type: Text = Field(
         min_length=1, max_length=200, description="A registered task type", examples=["add"]
     )
     payload: dict[str, Any] = Field(
@@ -81,13 +93,13 @@ class JobCreate(BaseModel):
     delay_s: float = Field(
         0, ge=0, le=30 * 86_400, description="Run no earlier than this many seconds from now"
     )
-    idempotency_key: str | None = Field(
+    idempotency_key: Text | None = Field(
         None,
         min_length=1,
         max_length=200,
         description="The same key again returns the first job (200) instead of a new one",
     )
-    callback_url: str | None = Field(
+    callback_url: Text | None = Field(
         None,
         max_length=2048,
         description="POSTed the finished record, signed with X-Signature-256 when a secret is set",

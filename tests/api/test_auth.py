@@ -20,6 +20,7 @@ JOB_CALLS = [
     ("GET", "/jobs/01JD6Z5Q3M8X4K2V7B9N0C1D2E/events", None),
     ("POST", "/jobs/01JD6Z5Q3M8X4K2V7B9N0C1D2E/cancel", None),
     ("POST", "/jobs/01JD6Z5Q3M8X4K2V7B9N0C1D2E/retry", None),
+    ("GET", "/workers", None),  # it lists the ids of running jobs
 ]
 
 
@@ -48,6 +49,12 @@ def test_every_configured_key_works(http: httpx.Client, key: str) -> None:
     assert http.get("/jobs/01JD6Z5Q3M8X4K2V7B9N0C1D2E", headers=auth).status_code == 404
 
 
-def test_health_and_ready_need_no_key(http: httpx.Client) -> None:
+def test_health_ready_and_queue_counts_need_no_key(http: httpx.Client) -> None:
     assert http.get("/health").status_code == 200
     assert http.get("/ready").status_code == 200
+    assert http.get("/queues").status_code == 200
+
+
+def test_workers_with_a_key(http: httpx.Client) -> None:
+    r = http.get("/workers", headers={"Authorization": f"Bearer {KEYS[1]}"})
+    assert r.status_code == 200 and r.json() == {"workers": []}

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import ValidationError
@@ -13,7 +14,7 @@ from redis import exceptions as redis_errors
 
 from src.api.callbacks import CallbackRefused, check_callback_url_syntax
 from src.api.deps import ClientDep, JobDep, JobId, SettingsDep, require_api_key
-from src.api.errors import prefixed_errors, validation_error
+from src.api.errors import prefixed_errors, unstorable, validation_error
 from src.api.schemas import (
     QUEUE_PATTERN,
     ErrorDetail,
@@ -101,16 +102,19 @@ async def create_job(
             raise validation_error(("body", "callback_url"), str(exc), job.callback_url) from exc
 
     max_attempts, timeout_s = _defaults(job.type)
-    enqueued = await client.enqueue(
-        job.type,
-        job.payload,
-        queue=job.queue,
-        max_attempts=job.max_attempts or max_attempts,
-        timeout_s=job.timeout_s or timeout_s,
-        delay_s=job.delay_s,
-        idempotency_key=job.idempotency_key,
-        callback_url=job.callback_url,
-    )
+    try:
+        enqueued = await client.enqueue(
+            job.type,
+            job.payload,
+            queue=job.queue,
+            max_attempts=job.max_attempts or max_attempts,
+            timeout_s=job.timeout_s or timeout_s,
+            delay_s=job.delay_s,
+            idempotency_key=job.idempotency_key,
+            callback_url=job.callback_url,
+        )
+    except orjson.JSONEncodeError as exc:  # valid JSON that cannot be stored as compact JSON
+        raise unstorable(("body", "payload"), exc) from exc
     record = enqueued.record
     response.headers["Location"] = f"/jobs/{enqueued.id}"
     if wait > 0 and record["status"] not in TERMINAL:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from src.api.deps import ClientDep
+from src.api.deps import ClientDep, require_api_key
 from src.api.schemas import ErrorDetail, QueuesPublic, WorkersPublic
 
 router = APIRouter(
@@ -21,7 +21,14 @@ async def get_queues(client: ClientDep) -> dict[str, Any]:
     return await client.queues()
 
 
-@router.get("/workers", response_model=WorkersPublic, summary="Live workers")
+@router.get(
+    "/workers",
+    response_model=WorkersPublic,
+    summary="Live workers",
+    # It names the jobs that run now: with AGENTQ_API_KEYS set it needs a key, as /jobs does.
+    dependencies=[Depends(require_api_key)],
+    responses={401: {"model": ErrorDetail, "description": "Missing or wrong API key"}},
+)
 async def get_workers(client: ClientDep) -> dict[str, Any]:
     """Live workers: id, host, pid, queues, concurrency, current jobs, last heartbeat."""
     return {"workers": await client.workers()}

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Header, HTTPException, Path, Request, Response
 
 from src.api.deps import ClientDep, SettingsDep
-from src.api.errors import validation_error
+from src.api.errors import unstorable, validation_error
 from src.api.schemas import SOURCE_PATTERN, ErrorDetail, WebhookAccepted
 from src.api.signing import SIGNATURE_HEADER, verify
 
@@ -58,6 +58,9 @@ async def receive_webhook(
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise validation_error(("body",), f"body is not JSON: {exc}", None, "json_invalid") from exc
-    job = await client.enqueue("webhook_event", {"source": source, "body": body})
+    try:
+        job = await client.enqueue("webhook_event", {"source": source, "body": body})
+    except orjson.JSONEncodeError as exc:
+        raise unstorable(("body",), exc) from exc
     response.headers["Location"] = f"/jobs/{job.id}"
     return {"id": job.id, "type": "webhook_event", "status": job.record["status"]}

@@ -127,6 +127,38 @@ class TestSubmit:
         assert r.status_code == 422
         assert r.json()["detail"][0]["loc"] == ["body"]
 
+    @pytest.mark.parametrize(
+        ("body", "loc"),
+        [
+            (b'{"type": "echo", "payload": {"a": 123456789012345678901234567890}}', "payload"),
+            (b'{"type": "echo", "payload": {"a": "\\ud800"}}', "payload"),
+            (b'{"type": "echo", "payload": {"a": ' + b"[" * 300 + b"]" * 300 + b"}}", "payload"),
+            (b'{"type": "echo", "idempotency_key": "\\udfff"}', "idempotency_key"),
+            (b'{"type": "echo", "callback_url": "http://example.com/\\ud800"}', "callback_url"),
+        ],
+        ids=[
+            "int-beyond-64-bits",
+            "lone-surrogate",
+            "nested-300",
+            "key-surrogate",
+            "url-surrogate",
+        ],
+    )
+    def test_json_that_cannot_be_stored_is_422(
+        self, http: httpx.Client, body: bytes, loc: str
+    ) -> None:
+        r = http.post("/jobs", content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"] == ["body", loc]
+
+    def test_422_echoing_nan_or_surrogates_is_still_json(self, http: httpx.Client) -> None:
+        body = b'{"type": "add", "payload": {"x": NaN, "s": "\\ud800", "z": -Infinity}}'
+        r = http.post("/jobs", content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 422
+        (err,) = r.json()["detail"]
+        assert err["loc"] == ["body", "payload", "y"]
+        assert err["input"] == {"x": "nan", "s": "\ud800", "z": "-inf"}
+
     def test_idempotency_key_gives_the_first_job_with_200(self, http: httpx.Client) -> None:
         key = f"key-{uuid.uuid4().hex}"
         first = submit(http, {"type": "echo", "payload": {"n": 1}, "idempotency_key": key})

@@ -70,6 +70,13 @@ def test_signed_body_that_is_not_json_is_422(http: httpx.Client) -> None:
     assert r.json()["detail"][0]["loc"] == ["body"]
 
 
+def test_signed_body_too_deep_to_store_is_422(http: httpx.Client) -> None:
+    body = b"[" * 300 + b"]" * 300
+    r = http.post("/webhooks/github", content=body, headers=signed(body))
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body"]
+
+
 def test_bad_source_is_422(http: httpx.Client) -> None:
     body = b"{}"
     r = http.post("/webhooks/has%20space", content=body, headers=signed(body))
