@@ -148,3 +148,29 @@ async def test_worker_with_a_blocked_event_loop_exits_to_be_replaced(client: Cli
     fleet(concurrency=2)  # the supervisor's replacement recovers the job as lost, then reruns it
     rec, _ = await _terminal(client, job.id, WORKER_TIMEOUT_S + 70)
     assert rec["status"] == "failed" and rec["error"]["type"] in ("lost", "timeout")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+@pytest.mark.xfail(strict=True, reason=(
+    "core: a live worker never looks at its own processing list again; an envelope there "
+    "that it does not run (its finish lost when Redis rolled back to an older AOF or a "
+    "lagging replica) stays, with its record `running`, until that worker restarts"))
+async def test_orphan_in_a_live_workers_processing_list_is_recovered(client: Client, fleet, redis) -> None:
+    """Redis lost the last writes of a finished job: the envelope is back in the worker's
+    processing list and the record says `running`, but the worker runs nothing."""
+    from src.queue.models import Envelope, Status, dumps, make_record
+
+    w = fleet(concurrency=2, args=["--id", "orphan-owner"])
+    k = client.keys
+    deadline = time.monotonic() + 15
+    while not await redis.zscore(k.workers, "orphan-owner") and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    env = Envelope(id=f"orphan{int(time.time() * 1000)}", type="add", payload={"x": 1, "y": 1},
+                   max_attempts=3)
+    record = make_record(env, Status.RUNNING, started_at=time.time() - 5, worker="orphan-owner")
+    await redis.set(k.job(env.id), dumps(record), ex=600)
+    await redis.lpush(k.processing("orphan-owner"), env.dump())
+    rec, took = await _terminal(client, env.id, WORKER_TIMEOUT_S * 3 + 5)
+    report("watchdog-orphan", status=rec["status"], waited_s=took, worker_alive=w.proc.poll() is None)
+    assert rec["status"] == "succeeded", f"still {rec['status']} after {took:.1f}s"
