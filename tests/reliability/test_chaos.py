@@ -33,9 +33,17 @@ async def test_sigkill_every_two_seconds_loses_nothing(client: Client, fleet, re
     rng = random.Random(5)
     specs = [{"type": "chaos", "payload": {"ms": rng.randint(50, 500), "steps": 2},
               "max_attempts": 25} for _ in range(n_jobs)]
-    ids = [e.id for e in await client.enqueue_many(specs)]
     k = client.keys
+    ids: list[str] = []
 
+    async def produce() -> None:
+        """Jobs arrive at a steady rate, so the run lasts long enough for `min_kills` kills."""
+        per_tick = max(1, round(n_jobs / ((min_kills + 4) * KILL_EVERY_S) / 4))
+        for start in range(0, n_jobs, per_tick):
+            ids.extend(e.id for e in await client.enqueue_many(specs[start:start + per_tick]))
+            await asyncio.sleep(0.25)
+
+    producer = asyncio.create_task(produce())
     workers = {}
     for i in range(WORKERS):
         workers[f"chaos-{i}"] = fleet(concurrency=CONCURRENCY, args=["--id", f"chaos-{i}"])
@@ -47,6 +55,8 @@ async def test_sigkill_every_two_seconds_loses_nothing(client: Client, fleet, re
     next_kill = started + KILL_EVERY_S
 
     async def done_count() -> int:
+        if not ids:
+            return 0
         raws = await redis.mget([k.job(i) for i in ids])
         return sum(1 for r in raws if r and b'"status":"succeeded"' in r)
 
@@ -69,6 +79,9 @@ async def test_sigkill_every_two_seconds_loses_nothing(client: Client, fleet, re
             break
         await asyncio.sleep(0.1)
     elapsed = time.monotonic() - started
+    producer.cancel()
+    await asyncio.gather(producer, return_exceptions=True)
+    assert len(ids) == n_jobs, f"only {len(ids)} of {n_jobs} jobs were enqueued in time"
 
     records = [await client.get(i) for i in ids]
     statuses: dict[str, int] = {}
