@@ -51,14 +51,18 @@ class Sys:
     python: Path
     variant: str | None = None
     packages: list[str] = field(default_factory=list)  # for the versions line
-    scale: float = 1.0  # fraction of the jobs per throughput run (slow systems get fewer)
+    # jobs per throughput run, relative to --jobs: slow systems get fewer, the fastest more,
+    # so that each run lasts about a second or more
+    scale: float = 1.0
 
 
 SYSTEMS = [
-    Sys("agentq", "agentq", "bench.systems.agentq_bench", PROJECT_PY, packages=["agentq", "redis"]),
-    Sys("raw", "floor: raw redis-py", "bench.systems.raw_bench", PROJECT_PY, packages=["redis"]),
+    Sys("agentq", "agentq", "bench.systems.agentq_bench", PROJECT_PY, packages=["agentq", "redis"],
+        scale=2.0),
+    Sys("raw", "floor: raw redis-py", "bench.systems.raw_bench", PROJECT_PY, packages=["redis"],
+        scale=2.0),
     Sys("arq", "arq", "bench.systems.arq_bench", PEERS / "arq" / "bin" / "python",
-        packages=["arq", "redis"], scale=0.5),
+        packages=["arq", "redis"], scale=0.3),
     Sys("saq", "SAQ", "bench.systems.saq_bench", PEERS / "main" / "bin" / "python",
         packages=["saq", "redis"]),
     Sys("taskiq", "taskiq", "bench.systems.taskiq_bench", PEERS / "main" / "bin" / "python",
@@ -235,7 +239,8 @@ def measure(args: argparse.Namespace, valkey: Valkey, res: Results) -> None:
             log(f"[run {run + 1}/{runs}] {s.key:10} pickup        {_short(out)}")
             if run < args.count_runs:
                 valkey.flush()
-                out = run_adapter(s, valkey.url, "rt", "--jobs", str(max(100, int(1000 * s.scale))))
+                rt_jobs = max(100, int(1000 * min(s.scale, 1.0)))
+                out = run_adapter(s, valkey.url, "rt", "--jobs", str(rt_jobs))
                 record(s, "rt", out, "rt_per_job")
                 if "server_calls_per_job" in out:
                     res.add(s.key, "server_calls", out["server_calls_per_job"])
@@ -434,7 +439,7 @@ def report(res: Results, valkey: Valkey, args: argparse.Namespace, took_s: float
     for s in keys:
         for metric, text in res.notes.get(s.key, {}).items():
             if metric == "server_calls_detail":
-                jobs = max(100, int(1000 * s.scale))
+                jobs = max(100, int(1000 * min(s.scale, 1.0)))
                 notes.append(f"- {s.label}: commands the server ran for {jobs:,} jobs "
                              f"(with those inside scripts and the benchmark's own polling): "
                              f"`{text}`")
