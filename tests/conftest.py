@@ -64,7 +64,7 @@ def spawn_worker(redis_url: str, namespace: str) -> Iterator[Callable[..., Worke
     """Factory: start `python -m src.worker` processes; all are stopped at the end."""
     started: list[WorkerProcess] = []
 
-    def spawn(**opts: Any) -> WorkerProcess:
+    def spawn(redis_url: str = redis_url, **opts: Any) -> WorkerProcess:
         opts.setdefault("namespace", namespace)
         w = WorkerProcess(redis_url, **opts)
         started.append(w)

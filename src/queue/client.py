@@ -203,7 +203,8 @@ class Client:
             if rec is None or rec["status"] in TERMINAL or left <= 0:
                 return rec
             if last_event == "$":
-                last = await self.redis.xrevrange(self.keys.events(job_id), count=1)
+                async with atranslate_redis_errors():
+                    last = await self.redis.xrevrange(self.keys.events(job_id), count=1)
                 last_event = last[0][0].decode() if last else "0-0"
             evs = await self.events(job_id, after=last_event, block_ms=max(1, int(min(left, 1.0) * 1000)))
             if evs:

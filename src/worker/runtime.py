@@ -114,6 +114,7 @@ class Worker:
         self._stop = asyncio.Event()
         self._callbacks: set[asyncio.Task[Any]] = set()
         self.crashed = False  # a loop of the worker died: exit non-zero so it is restarted
+        self._orphans: set[bytes] = set()  # own envelopes not running at the last sweep
         self._proc = self.keys.processing(self.id)
         self._queue_keys = [self.keys.queue(q) for q in self.queues]
 
@@ -416,7 +417,7 @@ class Worker:
         async def send() -> None:
             record = await self.redis.get(self.keys.job(run.env.id))
             if record:
-                await deliver_callback(orjson.loads(record), run.env.callback_url)
+                await deliver_callback(orjson.loads(record), url=run.env.callback_url)
 
         task = asyncio.create_task(send())
         self._callbacks.add(task)
@@ -478,6 +479,7 @@ class Worker:
                 if time.monotonic() >= next_recovery:
                     next_recovery = time.monotonic() + self.settings.heartbeat_s
                     await self._recover_dead_workers()
+                    await self._sweep_orphans()
             except _REDIS_DOWN as exc:
                 log.debug("worker %s: maintenance skipped (%s)", self.id, exc)
             await self._sleep(_PROMOTE_EVERY_S)
@@ -522,6 +524,27 @@ class Worker:
                         await pipe.execute()
         finally:
             await self.redis.delete(lock)
+
+    async def _sweep_orphans(self) -> None:
+        """Put back envelopes in our own processing list that we are not running.
+
+        They appear when Redis goes away between a claim and its start, or a script ran
+        but its answer was lost. One seen on two sweeps in a row (a heartbeat apart) is
+        not a claim still being started: it goes back to its queue for the same attempt.
+        """
+        running = set(self.active)
+        orphans = set()
+        for raw in await self.redis.lrange(self._proc, 0, -1):
+            try:
+                job_id = orjson.loads(raw)["id"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                job_id = None
+            if job_id not in running:
+                orphans.add(raw)
+        for raw in orphans & self._orphans:
+            log.warning("worker %s: putting back an envelope it was not running: %.120r", self.id, raw)
+            await self._recover_one(self._proc, raw, lost=False)
+        self._orphans = orphans - self._orphans
 
     def _recover_call(self, proc: str, raw: bytes, mode: str, new_raw: bytes | str,
                       record: dict[str, Any], env: Envelope) -> tuple[str, list[str], list[Any]]:
