@@ -50,7 +50,7 @@ class Raw(System):
                   "error": None, "attempt": 0, "max_attempts": 1, "created_at": _now_iso(),
                   "started_at": None, "finished_at": None, "worker": None}
         pipe = self.r.pipeline(transaction=True)
-        pipe.setex(_job_key(job_id), TTL_S, orjson.dumps(record))
+        pipe.execute_command("SETEX", _job_key(job_id), TTL_S, orjson.dumps(record))
         pipe.lpush(QUEUE, orjson.dumps(envelope))
         await pipe.execute()
 
