@@ -189,6 +189,9 @@ def measure(args: argparse.Namespace, valkey: Valkey, res: Results) -> None:
     quick = args.quick
     n = args.jobs or (1000 if quick else 3000)
     systems = [s for s in SYSTEMS if not args.only or s.key in args.only]
+    for s in [s for s in systems if not s.python.exists()]:
+        log(f"{s.key}: {s.python} is missing; left out")
+        systems.remove(s)
     runs = args.runs or (1 if quick else 3)
     configs = [  # (metric, concurrency, procs)
         ("proc_default", None, 1),

@@ -21,12 +21,15 @@ peer_venv() {  # name requirements-file
   fi
   echo "bench: installing $req into $dir" >&2
   rm -rf "$dir"
-  "$PY" -m venv "$dir"
-  "$dir/bin/python" -m pip install -q --disable-pip-version-check -r "$req"
+  "$PY" -m venv "$dir" || return 1
+  "$dir/bin/python" -m pip install -q --disable-pip-version-check -r "$req" || { rm -rf "$dir"; return 1; }
   cp "$req" "$dir/.installed"
 }
-peer_venv arq bench/requirements-arq.txt
-peer_venv main bench/requirements-peers.txt
+# A peer that cannot be installed is left out of the table, not fatal.
+peer_venv arq bench/requirements-arq.txt ||
+  echo "bench: could not install bench/requirements-arq.txt: arq is left out" >&2
+peer_venv main bench/requirements-peers.txt ||
+  echo "bench: could not install bench/requirements-peers.txt: SAQ, taskiq, Dramatiq and RQ are left out" >&2
 
 if ! command -v wrk >/dev/null; then
   echo "bench: wrk not found, the HTTP figures use the Python load generator" \

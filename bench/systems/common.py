@@ -397,7 +397,12 @@ def main(system_cls: type[System], argv: list[str] | None = None) -> None:
         finally:
             await system.close()
 
-    result = asyncio.run(run())
+    try:  # the loop an API server under uvicorn gets; the same for every asyncio client
+        import uvloop
+    except ImportError:
+        result = asyncio.run(run())
+    else:
+        result = uvloop.run(run())
     result["system"] = system.name
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
