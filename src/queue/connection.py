@@ -55,8 +55,13 @@ class FastUnixConnection(_HiredisPacking, UnixDomainSocketConnection):
 _CONNECTIONS = {"redis": FastConnection, "rediss": FastSSLConnection, "unix": FastUnixConnection}
 
 
-def connect(url: str, *, cluster: bool = False, socket_timeout: float | None = 10.0, **kw: Any) -> Any:
+def connect(url: str, *, cluster: bool = False, socket_timeout: float | None = 10.0,
+            max_connections: int = 200, **kw: Any) -> Any:
     """An asyncio Redis client (a connection pool) for `url`.
+
+    The pool is bounded and blocking: past `max_connections`, a caller waits (up to the
+    socket timeout) for a free connection instead of failing, so a burst of requests
+    during a slow Redis moment queues rather than answering 503.
 
     `cluster=True` (or AGENTQ_REDIS_CLUSTER=1) uses redis-py's cluster client; every key of
     a namespace hashes to one slot, so scripts and pipelines work unchanged.
@@ -67,8 +72,10 @@ def connect(url: str, *, cluster: bool = False, socket_timeout: float | None = 1
         **kw,
     }
     if cluster:
-        return RedisCluster.from_url(url, **options)
+        return RedisCluster.from_url(url, max_connections=max_connections, **options)
     if _hiredis_pack is not None:
         options.setdefault("connection_class", _CONNECTIONS.get(urlparse(url).scheme, Connection))
     options.setdefault("health_check_interval", 30)
-    return aioredis.Redis.from_url(url, **options)
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=socket_timeout or 10.0, **options)
+    return aioredis.Redis.from_pool(pool)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
+import threading
+
+from redis.exceptions import AuthenticationError
 
 from src.queue.settings import get_settings
 
 from .registry import load_task_modules
-from .runtime import Worker, install_signal_handlers
+from .runtime import TASK_THREAD_PREFIX, Worker, install_signal_handlers
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,7 +38,11 @@ async def _main(args: argparse.Namespace) -> int:
                     concurrency=args.concurrency, burst=args.burst, max_jobs=args.max_jobs,
                     worker_id=args.id)
     install_signal_handlers(worker)
-    await worker.run()
+    try:
+        await worker.run()
+    except AuthenticationError as exc:
+        logging.getLogger("agentq.worker").error("Redis refused the credentials: %s", exc)
+        return 2
     return 1 if worker.crashed else 0
 
 
@@ -45,8 +53,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import uvloop
     except ImportError:
-        return asyncio.run(_main(args))
-    return uvloop.run(_main(args))
+        code = asyncio.run(_main(args))
+    else:
+        code = uvloop.run(_main(args))
+    hung = [t for t in threading.enumerate() if t.name.startswith(TASK_THREAD_PREFIX)]
+    if hung:  # the interpreter would join them forever
+        logging.getLogger("agentq.worker").warning(
+            "%d task thread(s) still running; exiting without them", len(hung))
+        logging.shutdown()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":

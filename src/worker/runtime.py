@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import logging
 import os
 import random
 import secrets
 import signal
 import socket
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +53,7 @@ _PROMOTE_EVERY_S = 0.25   # how often due scheduled jobs are moved to their queu
 _PROMOTE_BATCH = 200
 _CANCEL_WAIT_S = 5.0      # how long cancelled tasks get to unwind
 _WATCHDOG_MIN_MARGIN_S = 1.0
+TASK_THREAD_PREFIX = "agentq-task"
 
 
 @dataclass(slots=True)
@@ -115,6 +118,7 @@ class Worker:
         self._callbacks: set[asyncio.Task[Any]] = set()
         self.crashed = False  # a loop of the worker died: exit non-zero so it is restarted
         self._orphans: set[bytes] = set()  # own envelopes not running at the last sweep
+        self._loop_tick: float | None = time.monotonic()  # None once stopped
         self._proc = self.keys.processing(self.id)
         self._queue_keys = [self.keys.queue(q) for q in self.queues]
 
@@ -126,14 +130,31 @@ class Worker:
             self._stop.set()
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
         # Sync tasks run in threads; asyncio's default pool has only cpu+4 of them.
-        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(
-            max_workers=self.concurrency + 4, thread_name_prefix="agentq-task"))
-        await self._register()
+        executor = ThreadPoolExecutor(max_workers=self.concurrency + 4,
+                                      thread_name_prefix=TASK_THREAD_PREFIX)
+        loop.set_default_executor(executor)
+        try:
+            if not await self._register():
+                return
+            await self._serve()
+        finally:
+            # A hung task thread must not hold a stopping worker: the loop's own executor
+            # shutdown would join it forever. __main__ exits past any thread still alive.
+            executor.shutdown(wait=False, cancel_futures=True)
+            loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+            await self.redis.aclose()
+            await self.blocking.aclose()
+
+    async def _serve(self) -> None:
+        self._loop_tick = time.monotonic()
+        threading.Thread(target=self._stall_watch, name="agentq-stall-watch", daemon=True).start()
         log.info("worker %s: queues=%s concurrency=%d tasks=%s", self.id, ",".join(self.queues),
                  self.concurrency, ",".join(self.registry.names()))
         background = [asyncio.create_task(c) for c in (
-            self._heartbeat_loop(), self._maintenance_loop(), self._finisher_loop())]
+            self._heartbeat_loop(), self._maintenance_loop(), self._finisher_loop(),
+            self._tick_loop())]
         claimer = asyncio.create_task(self._claim_loop())
         for t in (claimer, *background):
             t.add_done_callback(self._on_loop_done)
@@ -147,8 +168,7 @@ class Worker:
                 t.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await self._unregister()
-            await self.redis.aclose()
-            await self.blocking.aclose()
+            self._loop_tick = None
             log.info("worker %s: stopped after %d jobs", self.id, self.finished)
 
     def _on_loop_done(self, task: asyncio.Task[Any]) -> None:
@@ -158,15 +178,20 @@ class Worker:
         self.crashed = True
         self.request_stop()
 
-    async def _register(self) -> None:
+    async def _register(self) -> bool:
+        """First heartbeat, waiting for Redis; False if a stop was asked for meanwhile."""
         delay = 0.2
         for _ in range(60):
             try:
                 await self._beat()
-                return
+                return True
+            except redis_errors.AuthenticationError:
+                raise  # a wrong password does not fix itself
             except _REDIS_DOWN as exc:
                 log.warning("worker %s: Redis unavailable (%s); retrying in %.1fs", self.id, exc, delay)
-                await asyncio.sleep(delay)
+                await self._sleep(delay)
+                if self._stop.is_set():
+                    return False
                 delay = min(delay * 2, 5.0)
         raise RuntimeError("Redis did not answer for minutes; giving up")
 
@@ -289,6 +314,24 @@ class Worker:
             pipe.lpush(self.keys.dead, raw)
             pipe.ltrim(self.keys.dead, 0, self.settings.dead_max - 1)
             await pipe.execute()
+        await self._fail_record_of(raw, reason)
+
+    async def _fail_record_of(self, raw: bytes, reason: str) -> None:
+        """If a buried envelope still names a job whose record waits, mark that record failed."""
+        try:
+            job_id = orjson.loads(raw)["id"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return
+        if not isinstance(job_id, str) or not job_id:
+            return
+        key = self.keys.job(job_id)
+        current = await self.redis.get(key)
+        rec = orjson.loads(current) if current else None
+        if not isinstance(rec, dict) or rec.get("status") not in (Status.QUEUED, Status.SCHEDULED):
+            return
+        rec.update(status=Status.FAILED.value, finished_at=iso(time.time()),
+                   error=error("invalid", reason))
+        await self.redis.set(key, dumps(rec), ex=self.settings.result_ttl_s, xx=True)
 
     # -- running ----------------------------------------------------------------
 
@@ -338,7 +381,7 @@ class Worker:
             return Outcome("stale")
         except Fatal as exc:
             return Outcome("fail", error=error("exception", _describe(exc)))
-        except Exception as exc:
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:  # task code must not stop us
             return Outcome("fail", error=error("exception", _describe(exc)), retryable=True)
 
     # -- finishing --------------------------------------------------------------
@@ -470,6 +513,23 @@ class Worker:
                 "fail", error=error("timeout", "did not stop at its timeout; abandoned"),
                 retryable=True)))
             self._wake_finisher.set()
+
+    async def _tick_loop(self) -> None:
+        while True:
+            self._loop_tick = time.monotonic()
+            await asyncio.sleep(min(0.5, self.settings.heartbeat_s / 2))
+
+    def _stall_watch(self) -> None:
+        """A thread: when the event loop has not ticked for the worker timeout (a task
+        blocking it), peers already treat this worker as dead and recover its jobs; with no
+        peer nobody would, so the process exits (70) for its supervisor to replace it."""
+        limit = self.settings.worker_timeout_s
+        while (tick := self._loop_tick) is not None:
+            if time.monotonic() - tick > limit:
+                log.critical("worker %s: event loop blocked for over %.0fs; exiting", self.id, limit)
+                faulthandler.dump_traceback(all_threads=True)
+                os._exit(70)
+            time.sleep(min(1.0, limit / 4))
 
     async def _maintenance_loop(self) -> None:
         next_recovery = 0.0

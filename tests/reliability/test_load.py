@@ -129,11 +129,6 @@ class FalseOutage(AssertionError):
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-@pytest.mark.xfail(strict=True, raises=FalseOutage, reason=(
-    "core: connect() builds redis-py's default asyncio pool, which allows 100 connections and "
-    "raises MaxConnectionsError ('Too many connections') beyond them; the API turns that into "
-    "503 while Redis is fine. A BlockingConnectionPool (wait for a free connection, bounded "
-    "by the socket timeout) or a larger, configurable limit would queue the requests instead"))
 async def test_more_concurrent_requests_than_pool_connections_wait_instead_of_503(api_factory) -> None:
     """Deterministic form of what the load test can hit: Redis stalls for a second (a slow
     command, a fork for a snapshot) while 150 requests are in flight."""

@@ -109,11 +109,6 @@ async def test_raw_envelopes_that_fail_in_the_worker_end_with_clear_errors(
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(strict=True, reason=(
-    "core: Worker._run_task and _execute catch Exception only; SystemExit from task code "
-    "escapes them: depending on timing the worker stops and puts the job back without using "
-    "an attempt (a restarted worker runs it again and stops again), or the job task dies "
-    "without an outcome and the record stays `running`"))
 async def test_sys_exit_in_a_task_fails_the_job_not_the_worker(client: Client, fleet, redis) -> None:
     w = fleet(concurrency=2)
     job = await client.enqueue("exits", {}, max_attempts=2)
@@ -128,9 +123,6 @@ async def test_sys_exit_in_a_task_fails_the_job_not_the_worker(client: Client, f
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(strict=True, reason=(
-    "core: an envelope that fails Envelope validation is dead-lettered, but its job record "
-    "(written by the producer) stays `queued` until its TTL"))
 async def test_invalid_envelope_of_a_known_job_fails_its_record(client: Client, fleet, redis) -> None:
     """A producer in another language writes the record, then LPUSHes a malformed envelope."""
     w = fleet(concurrency=2)

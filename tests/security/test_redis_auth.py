@@ -68,10 +68,6 @@ def test_worker_with_a_bad_password_says_so(locked: ValkeyServer, password: str 
         worker.stop(timeout=5)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core: a worker with a wrong Redis password retries for minutes (Worker._register treats "
-    "AuthenticationError like an outage) instead of exiting non-zero at once; a wrong "
-    "password does not fix itself"))
 def test_worker_with_a_wrong_password_exits_non_zero(locked: ValkeyServer) -> None:
     worker = WorkerProcess(_url(locked, "wrong-password"), "tauth", concurrency=1)
     try:
@@ -84,11 +80,11 @@ def test_worker_with_a_wrong_password_exits_non_zero(locked: ValkeyServer) -> No
         worker.stop(timeout=5)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core: SIGTERM is only acted on once Worker.run() is past _register(); a worker still "
-    "waiting for Redis (wrong password, Redis down at start) ignores it for minutes"))
-def test_worker_waiting_for_redis_stops_on_sigterm(locked: ValkeyServer) -> None:
-    worker = WorkerProcess(_url(locked, "wrong-password"), "tauth", concurrency=1)
+def test_worker_waiting_for_redis_stops_on_sigterm() -> None:
+    """Redis not there at start: the worker waits for it, and still stops on SIGTERM."""
+    from tests.support import free_port
+
+    worker = WorkerProcess(f"redis://127.0.0.1:{free_port()}/0", "tauth", concurrency=1)
     try:
         wait_for(lambda: "unavailable" in worker.log().lower(), timeout_s=15, interval_s=0.2)
         worker.terminate()
