@@ -49,8 +49,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.metrics = ApiMetrics()
-    if settings is not get_settings():
-        app.dependency_overrides[get_settings] = lambda: settings
+    app.state.settings = settings
     for module in (jobs, queues, webhooks, health):
         app.include_router(module.router)
     errors.install(app, settings.retry_after_s)

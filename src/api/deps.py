@@ -8,13 +8,22 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from src.api.settings import ApiSettings, get_settings
+from src.api.settings import ApiSettings
 from src.queue import Client
 
-SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+# Every dependency here is a coroutine: FastAPI runs a plain `def` dependency in its
+# thread pool, a thread hand-off per request that cost more than the rest of a request.
 
 
-def get_client(request: Request) -> Client:
+async def get_app_settings(request: Request) -> ApiSettings:
+    """The settings the app was built with."""
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[ApiSettings, Depends(get_app_settings)]
+
+
+async def get_client(request: Request) -> Client:
     """The app's one `Client` (one Redis connection pool), opened by the lifespan."""
     return request.app.state.client
 
@@ -46,7 +55,7 @@ JobDep = Annotated[dict[str, Any], Depends(get_job)]
 _bearer = HTTPBearer(auto_error=False, description="One of AGENTQ_API_KEYS, when that is set")
 
 
-def require_api_key(
+async def require_api_key(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
