@@ -138,7 +138,9 @@ def load(url: str, method: str = "GET", body: str = "", duration_s: float = 5) -
 
 def run_all(redis_url: str, duration_s: float = 5) -> dict:
     gen = generator()
-    out: dict = {"generator": f"{gen}, {CONNECTIONS} connections, {duration_s:g} s after 1 s warm-up"}
+    out: dict = {
+        "generator": f"{gen}, {CONNECTIONS} connections, {duration_s:g} s after 1 s warm-up"
+    }
     try:
         with Server("bench.ping_app:app", redis_url, "/ping") as s:
             out["ping"] = load(s.base + "/ping", duration_s=duration_s)
@@ -157,4 +159,5 @@ def run_all(redis_url: str, duration_s: float = 5) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run_all(sys.argv[1] if len(sys.argv) > 1 else "redis://127.0.0.1:6379/0")))
+    url = sys.argv[1] if len(sys.argv) > 1 else "redis://127.0.0.1:6379/0"
+    sys.stdout.write(json.dumps(run_all(url)) + "\n")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import time
 from urllib.parse import urlsplit
 
@@ -84,7 +85,8 @@ def main() -> None:
         runner = uvloop.run
     except ImportError:
         runner = asyncio.run
-    print(json.dumps(runner(run(a.url, a.method, a.body, a.connections, a.duration, a.warmup))))
+    result = runner(run(a.url, a.method, a.body, a.connections, a.duration, a.warmup))
+    sys.stdout.write(json.dumps(result) + "\n")
 
 
 if __name__ == "__main__":

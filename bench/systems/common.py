@@ -385,7 +385,7 @@ def main(system_cls: type[System], argv: list[str] | None = None) -> None:
     system = system_cls(args.url, args)
     reason = system.unsupported(args.scenario, args.concurrency, args.procs)
     if reason:
-        print(json.dumps({"unsupported": reason}))
+        sys.stdout.write(json.dumps({"unsupported": reason}) + "\n")
         return
 
     async def run() -> dict[str, Any]:
