@@ -524,12 +524,18 @@ class Worker:
         blocking it), peers already treat this worker as dead and recover its jobs; with no
         peer nobody would, so the process exits (70) for its supervisor to replace it."""
         limit = self.settings.worker_timeout_s
+        interval = min(1.0, limit / 4)
+        checked = time.monotonic()
         while (tick := self._loop_tick) is not None:
-            if time.monotonic() - tick > limit:
+            now = time.monotonic()
+            # This thread overslept too: the whole process was paused (SIGSTOP, a VM
+            # freeze), not the loop blocked. Give the loop an interval to tick again.
+            if now - checked <= limit and now - tick > limit:
                 log.critical("worker %s: event loop blocked for over %.0fs; exiting", self.id, limit)
                 faulthandler.dump_traceback(all_threads=True)
                 os._exit(70)
-            time.sleep(min(1.0, limit / 4))
+            checked = now
+            time.sleep(interval)
 
     async def _maintenance_loop(self) -> None:
         next_recovery = 0.0
