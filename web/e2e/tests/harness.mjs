@@ -80,14 +80,21 @@ export async function progressValues(page, until, timeoutMs = 60_000) {
   const seen = [];
   const boxes = [];
   const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
+  const sample = async () => {
     const bar = page.getByRole('progressbar', { name: 'Job progress' });
     if (await bar.count()) {
       const v = Number(await bar.getAttribute('aria-valuenow'));
       if (seen[seen.length - 1] !== v) seen.push(v);
       boxes.push(await bar.boundingBox());
     }
-    if (await until()) return { seen, boxes };
+  };
+  while (Date.now() < end) {
+    await sample();
+    if (await until()) {
+      // The page may have moved on between the two reads: record the bar as it ends.
+      await sample();
+      return { seen, boxes };
+    }
     await page.waitForTimeout(80);
   }
   throw new Error(`timed out; the bar showed ${seen.join(', ')}`);
