@@ -277,10 +277,7 @@ class Worker:
         k, s, now = self.keys, self.settings, time.time()
         calls, runs = [], []
         for raw in raws:
-            try:
-                env = Envelope.model_validate_json(raw)
-            except ValueError as exc:
-                await self._bury(self._proc, raw, f"unreadable envelope: {_describe(exc)}")
+            if (env := await self._parse_or_bury(self._proc, raw)) is None:
                 continue
             record = make_record(env, Status.RUNNING, started_at=now, worker=self.id)
             calls.append(("start", [k.job(env.id), k.events(env.id), self._proc],
@@ -303,6 +300,14 @@ class Worker:
             self.active[run.env.id] = run
             run.task = asyncio.create_task(self._execute(run), name=f"job-{run.env.id}")
         return more
+
+    async def _parse_or_bury(self, source: str, raw: bytes) -> Envelope | None:
+        """The envelope, or None after moving an unreadable one from `source` to the dead list."""
+        try:
+            return Envelope.model_validate_json(raw)
+        except ValueError as exc:
+            await self._bury(source, raw, f"unreadable envelope: {_describe(exc)}")
+            return None
 
     async def _bury(self, source: str, raw: bytes, reason: str) -> None:
         log.error("worker %s: %s; moved to the dead list: %.200r", self.id, reason, raw)
@@ -556,10 +561,7 @@ class Worker:
                                              start=0, num=_PROMOTE_BATCH)
         calls = []
         for raw in due:
-            try:
-                env = Envelope.model_validate_json(raw)
-            except ValueError as exc:
-                await self._bury(k.scheduled, raw, f"unreadable scheduled envelope: {_describe(exc)}")
+            if (env := await self._parse_or_bury(k.scheduled, raw)) is None:
                 continue
             queued = make_record(env, Status.QUEUED, attempt=env.attempt - 1)
             calls.append(("promote", [k.scheduled, k.queue(env.queue), k.job(env.id)],
@@ -625,10 +627,7 @@ class Worker:
 
     async def _recover_one(self, proc: str, raw: bytes, *, lost: bool) -> None:
         """Move one envelope out of `proc`: next attempt (lost worker) or same (our shutdown)."""
-        try:
-            env = Envelope.model_validate_json(raw)
-        except ValueError as exc:
-            await self._bury(proc, raw, f"unreadable envelope: {_describe(exc)}")
+        if (env := await self._parse_or_bury(proc, raw)) is None:
             return
         if not lost:
             queued = make_record(env, Status.QUEUED, attempt=env.attempt - 1,
