@@ -8,7 +8,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import RedirectResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from src.api import errors, ratelimit
@@ -42,12 +43,27 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         finally:
             await client.close()
 
+    web = Path(settings.web_dir)
+    web = web if web.is_absolute() else ROOT / web
+    local_docs = (web / "docs-assets" / "swagger-ui-bundle.js").is_file()
     app = FastAPI(
         title="agentq",
         summary="A job queue for long-running AI-agent jobs, on plain Redis lists.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None if local_docs else "/docs",
     )
+    if local_docs:
+        # Swagger UI from the web build (web/out/docs-assets/): /docs works offline.
+        @app.get("/docs", include_in_schema=False)
+        async def docs() -> HTMLResponse:
+            return get_swagger_ui_html(
+                openapi_url=app.openapi_url or "/openapi.json", title="agentq - API",
+                swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                swagger_css_url="/docs-assets/swagger-ui.css",
+                swagger_favicon_url="/docs-assets/favicon-32x32.png",
+            )
+
     app.state.metrics = ApiMetrics()
     app.state.settings = settings
     for module in (jobs, queues, webhooks, health):
@@ -66,8 +82,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
-    web = Path(settings.web_dir)
-    web = web if web.is_absolute() else ROOT / web
     if (web / "index.html").is_file():
         # Mounted last, so that no API path is shadowed by a page.
         app.mount("/", StaticFiles(directory=web, html=True), name="ui")

@@ -17,6 +17,8 @@ PAGES = {
     "dashboard/index.html": "<html>dashboard page</html>",
     "404.html": "<html>not found page</html>",
     "_next/static/chunks/app.js": "console.log('app')",
+    "docs-assets/swagger-ui-bundle.js": "window.SwaggerUIBundle = function () {}",
+    "docs-assets/swagger-ui.css": ".swagger-ui {}",
 }
 
 
@@ -66,6 +68,13 @@ def test_api_paths_are_not_shadowed(http: httpx.Client) -> None:
     assert http.get("/queues").status_code == 200
     assert http.get("/openapi.json").json()["info"]["title"] == "agentq"
     assert http.get("/docs").status_code == 200
+
+
+def test_docs_use_the_swagger_ui_shipped_with_the_build(http: httpx.Client) -> None:
+    """/docs must work offline: its scripts come from the web build, not a CDN."""
+    page = http.get("/docs").text
+    assert '"/docs-assets/swagger-ui-bundle.js"' in page and "cdn" not in page.lower()
+    assert "SwaggerUIBundle" in http.get("/docs-assets/swagger-ui-bundle.js").text
 
 
 def test_unknown_path_is_404_page_and_post_is_405(http: httpx.Client) -> None:

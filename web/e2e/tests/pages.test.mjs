@@ -52,6 +52,14 @@ test('Dashboard shows the queue counts, a live worker and the throughput chart',
   assert.deepEqual(page.errors, []);
 });
 
+test('The API reference at /docs renders without internet', async (t) => {
+  const page = await newPage(t);
+  await page.goto('/docs');
+  await page.getByText('/jobs/{job_id}/events').first().waitFor({ timeout: 15_000 });
+  assert.ok(await page.getByText('Submit a job').first().isVisible());
+  await shot(page, 'docs');
+});
+
 test('API paths are not shadowed by the UI', async () => {
   const { BASE } = await import('./harness.mjs');
   for (const path of ['/jobs', '/queues', '/workers', '/health', '/ready']) {
