@@ -7,6 +7,7 @@ to fence writes. That keeps user payloads byte-exact (no Lua JSON round trip).
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -61,11 +62,26 @@ def new_id() -> str:
     return "".join(_CROCKFORD[(n >> shift) & 31] for shift in range(125, -1, -5))
 
 
+_iso_second: tuple[int, str] = (-1, "")
+
+
 def iso(ts: float | None) -> str | None:
-    """Epoch seconds as an ISO-8601 UTC string with milliseconds, as records show times."""
+    """Epoch seconds as an ISO-8601 UTC string with milliseconds, as records show times.
+
+    Records need several of these per job; the formatted second is reused.
+    """
+    global _iso_second
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    frac, whole = math.modf(ts)  # as datetime does: the fraction rounded to microseconds
+    micros = round(frac * 1_000_000)
+    second = int(whole) + micros // 1_000_000
+    millis = micros % 1_000_000 // 1000
+    cached_second, text = _iso_second
+    if second != cached_second:
+        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _iso_second = (second, text)
+    return f"{text}.{millis:03d}Z"
 
 
 def dumps(obj: Any) -> str:

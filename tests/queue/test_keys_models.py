@@ -53,3 +53,18 @@ def test_next_attempt_keeps_creation_time():
     env = Envelope(id=new_id(), type="add", enqueued_at=1000.0)
     nxt = env.next_attempt()
     assert nxt.attempt == 2 and nxt.created() == 1000.0 and nxt.enqueued_at > 1000.0
+
+
+def test_iso_times_match_datetime_to_the_millisecond():
+    import random
+    from datetime import UTC, datetime
+
+    from src.queue.models import iso
+
+    rng = random.Random(1)
+    samples = [0.0, 1.999, 1.9999996, 1042780588.7299999, 1732262400.9999]
+    samples += [rng.uniform(0, 4e9) for _ in range(20000)]
+    for ts in samples:
+        expected = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+        assert iso(ts) == expected.replace("+00:00", "Z"), ts
+    assert iso(None) is None
