@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import datetime
 import time
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson

@@ -36,7 +36,13 @@ from src.queue.connection import connect
 from src.queue.errors import StaleAttempt
 from src.queue.keys import Keys
 from src.queue.models import (
-    Envelope, Status, dumps, error, iso, make_record, status_event,
+    Envelope,
+    Status,
+    dumps,
+    error,
+    iso,
+    make_record,
+    status_event,
 )
 from src.queue.scripts import Code
 from src.queue.settings import Settings

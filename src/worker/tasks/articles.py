@@ -18,8 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..context import JobContext
-from ..llm import LLM, ChatRequest, llm_for
-from ..llm import offline
+from ..llm import LLM, ChatRequest, llm_for, offline
 from ..registry import task
 
 #: sections and words per section for each length
