@@ -7,7 +7,7 @@ VENV   := .venv/.installed
 WEBOUT := web/out/index.html
 export NEXT_TELEMETRY_DISABLED := 1
 
-.PHONY: help run test test-fast test-py test-web bench install web lint up down clean
+.PHONY: help run test test-fast test-py test-web bench bench-quick install web lint up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,8 +45,11 @@ test-py: $(VENV) ## every Python test
 test-web: $(VENV) $(WEBOUT) ## the web tests alone
 	cd web && npm test && npm run size && npm run e2e
 
-bench: $(VENV) ## benchmarks against Dramatiq, taskiq, SAQ, RQ and arq
+bench: $(VENV) ## benchmarks against Dramatiq, taskiq, SAQ, RQ and arq (about 10 min)
 	bash bench/run.sh
+
+bench-quick: $(VENV) ## a ~3 minute smoke run of the benchmarks (one run, fewer jobs)
+	BENCH_QUICK=1 bash bench/run.sh
 
 up: ## docker compose up: Valkey, the API on 127.0.0.1:8000 and 2 workers (needs a container engine)
 	docker compose up -d --build --wait
