@@ -7,10 +7,10 @@ VENV   := .venv/.installed
 WEBOUT := web/out/index.html
 export NEXT_TELEMETRY_DISABLED := 1
 
-.PHONY: help run test test-fast test-py test-web bench bench-quick install web lint up down clean
+.PHONY: help run test test-fast test-py test-web bench bench-quick install web up down clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(VENV): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -29,7 +29,7 @@ $(WEBOUT): web/node_modules/.installed $(shell find web/app web/components web/l
 
 web: $(WEBOUT) ## build the web UI as static files into web/out
 
-run: $(VENV) $(WEBOUT) ## start Redis (if none answers), the API on :8000 and $$WORKERS workers
+run: $(VENV) $(WEBOUT) ## start Redis (if none answers), the API and UI on :8000 and WORKERS (2) workers
 	$(PY) -m src.run
 
 test: $(VENV) $(WEBOUT) ## run every test: Python (real Valkey) and web (Vitest + Chromium)
