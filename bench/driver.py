@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -123,13 +122,7 @@ class Valkey:
         r.close()
 
     def __exit__(self, *exc: object) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        http_bench.stop(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

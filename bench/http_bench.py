@@ -34,6 +34,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+
+def stop(proc: subprocess.Popen | None) -> None:
+    """SIGTERM, a bounded wait, then SIGKILL."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
 class Server:
     def __init__(self, app: str, redis_url: str, ready_path: str) -> None:
         self.port = _free_port()
@@ -68,13 +79,7 @@ class Server:
         raise RuntimeError(f"{self.app} did not become ready: {tail}")
 
     def __exit__(self, *exc: object) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc)
         self.log.close()
 
 
