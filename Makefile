@@ -7,7 +7,7 @@ VENV   := .venv/.installed
 WEBOUT := web/out/index.html
 export NEXT_TELEMETRY_DISABLED := 1
 
-.PHONY: help run test test-fast test-py test-web bench bench-quick install web up down clean
+.PHONY: help run test test-fast test-py test-web bench bench-quick install web web-types up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -29,12 +29,15 @@ $(WEBOUT): web/node_modules/.installed $(shell find web/app web/components web/l
 
 web: $(WEBOUT) ## build the web UI as static files into web/out
 
+web-types: $(VENV) web/node_modules/.installed ## regenerate web/lib/api-types.ts from the API's OpenAPI schema
+	cd web && npm run types
+
 run: $(VENV) $(WEBOUT) ## start Redis (if none answers), the API and UI on :8000 and WORKERS (2) workers
 	$(PY) -m src.run
 
 test: $(VENV) $(WEBOUT) ## run every test: Python (real Valkey) and web (Vitest + Chromium)
 	$(PY) -m pytest
-	cd web && npm test && npm run size && npm run e2e
+	cd web && npm run types:check && npm run typecheck && npm test && npm run size && npm run e2e
 
 test-fast: $(VENV) ## the Python tests without the slow reliability suite
 	$(PY) -m pytest -m 'not slow'
@@ -43,7 +46,7 @@ test-py: $(VENV) ## every Python test
 	$(PY) -m pytest
 
 test-web: $(VENV) $(WEBOUT) ## the web tests alone
-	cd web && npm test && npm run size && npm run e2e
+	cd web && npm run types:check && npm run typecheck && npm test && npm run size && npm run e2e
 
 bench: $(VENV) ## benchmarks against Dramatiq, taskiq, SAQ, RQ and arq (about 10 min)
 	bash bench/run.sh

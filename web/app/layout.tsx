@@ -1,5 +1,6 @@
 import type { Metadata, Viewport } from 'next';
 import type { ReactNode } from 'react';
+import AuthGate from '@/components/AuthGate';
 import Nav from '@/components/Nav';
 import './globals.css';
 
@@ -21,7 +22,7 @@ export default function RootLayout({ children }: { children: ReactNode }) {
           <Nav />
         </header>
         <main id="main" tabIndex={-1}>
-          {children}
+          <AuthGate>{children}</AuthGate>
         </main>
       </body>
     </html>

@@ -158,7 +158,10 @@ export default function HistoryPage() {
         <span className="muted">Page {page + 1}</span>
         <button
           type="button"
-          onClick={() => data?.next_before && setCursors((c) => [...c, data.next_before])}
+          onClick={() => {
+            const next = data?.next_before;
+            if (next) setCursors((c) => [...c, next]);
+          }}
           disabled={!data?.next_before}
         >
           Older →

@@ -2,6 +2,7 @@
 
 import Link from 'next/link';
 import { usePathname } from 'next/navigation';
+import { signOut, useAuth } from '@/lib/auth';
 
 const LINKS = [
   { href: '/', label: 'Generate' },
@@ -13,6 +14,7 @@ const norm = (p: string) => (p.endsWith('/') ? p : `${p}/`);
 
 export default function Nav() {
   const pathname = norm(usePathname() ?? '/');
+  const { key } = useAuth();
   return (
     <nav aria-label="Main" className="nav">
       <Link href="/" className="brand">
@@ -32,6 +34,13 @@ export default function Nav() {
         <li>
           <a href="/docs">API</a>
         </li>
+        {key && (
+          <li>
+            <button type="button" className="nav-button" onClick={signOut}>
+              Sign out
+            </button>
+          </li>
+        )}
       </ul>
     </nav>
   );

@@ -1,6 +1,8 @@
 // End-to-end run: a real Valkey server, the real API (serving web/out at "/") and a
-// real worker, all on free ports of 127.0.0.1 in a private namespace; then the
-// browser tests in e2e/tests/ drive the system Chromium through playwright-core.
+// real worker, all on free ports of 127.0.0.1 in a private namespace, plus a second API
+// on the same namespace with AGENTQ_API_KEYS set to a random key (for the sign-in
+// tests); then the browser tests in e2e/tests/ drive the system Chromium through
+// playwright-core.
 // Every process started here is stopped by its PID, whatever happens.
 //
 // Environment: CHROMIUM_PATH (default /usr/bin/chromium). Without a Chromium the run
@@ -178,6 +180,9 @@ try {
   mkdirSync(LOGS, { recursive: true });
   const redisPort = await freePort();
   const apiPort = await freePort();
+  const keysPort = await freePort();
+  // Never printed: the tests read it from their environment.
+  const apiKey = randomBytes(24).toString('base64url');
   const namespace = `e2e-${randomBytes(4).toString('hex')}`;
   const env = {
     ...process.env,
@@ -193,17 +198,24 @@ try {
   start('valkey', valkeyBin, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dataDir]);
   await waitFor(`Valkey on :${redisPort}`, () => ping(redisPort), 15_000);
   start('api', uvicorn, ['src.api.app:app', '--host', '127.0.0.1', '--port', String(apiPort)], { cwd: ROOT, env });
+  start('api-keys', uvicorn, ['src.api.app:app', '--host', '127.0.0.1', '--port', String(keysPort)], {
+    cwd: ROOT,
+    env: { ...env, AGENTQ_API_KEYS: apiKey },
+  });
   start('worker', python, ['-m', 'src.worker', '--concurrency', '4'], { cwd: ROOT, env });
   const base = `http://127.0.0.1:${apiPort}`;
-  await waitFor(
-    `${base}/ready with a worker`,
-    async () => {
-      const r = await fetch(`${base}/ready`);
-      return r.ok && ((await r.json()).workers ?? 0) >= 1;
-    },
-    60_000,
-  );
-  log(`ready: API ${base}, Valkey :${redisPort}, namespace ${namespace}`);
+  const keysBase = `http://127.0.0.1:${keysPort}`;
+  for (const url of [base, keysBase]) {
+    await waitFor(
+      `${url}/ready with a worker`,
+      async () => {
+        const r = await fetch(`${url}/ready`);
+        return r.ok && ((await r.json()).workers ?? 0) >= 1;
+      },
+      60_000,
+    );
+  }
+  log(`ready: API ${base}, API with a key ${keysBase}, Valkey :${redisPort}, namespace ${namespace}`);
 
   const dir = join(WEB, 'e2e', 'tests');
   const files = readdirSync(dir)
@@ -216,20 +228,27 @@ try {
     const t = spawn(process.execPath, args, {
       cwd: WEB,
       stdio: 'inherit',
-      env: { ...process.env, E2E_BASE_URL: base, CHROMIUM_PATH: chromium, E2E_RESULTS: RESULTS },
+      env: {
+        ...process.env,
+        E2E_BASE_URL: base,
+        E2E_KEYS_BASE_URL: keysBase,
+        E2E_API_KEY: apiKey,
+        CHROMIUM_PATH: chromium,
+        E2E_RESULTS: RESULTS,
+      },
     });
     children.push({ name: 'tests', child: t });
     t.on('exit', (c) => res(c ?? 1));
   });
   exitCode = code;
   if (code !== 0) {
-    for (const name of ['api', 'worker']) {
+    for (const name of ['api', 'api-keys', 'worker']) {
       process.stdout.write(`\n[e2e] last lines of ${name}.log:\n${tail(join(LOGS, `${name}.log`))}\n`);
     }
   }
 } catch (err) {
   console.error(`[e2e] FAIL: ${err.message}`);
-  for (const name of ['valkey', 'api', 'worker']) {
+  for (const name of ['valkey', 'api', 'api-keys', 'worker']) {
     process.stdout.write(`\n[e2e] last lines of ${name}.log:\n${tail(join(LOGS, `${name}.log`))}\n`);
   }
   exitCode = 1;

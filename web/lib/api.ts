@@ -1,9 +1,27 @@
 // Typed client for the agentq HTTP API (CONTRACT §3-§4). The UI is served by the
-// API itself, so every call is a relative URL on the same origin.
+// API itself, so every call is a relative URL on the same origin. Every call carries
+// the API key when the UI has one; a 401 hands over to the sign-in form.
 
-export type JobStatus = 'queued' | 'scheduled' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+import { apiKey, authHeaders, authNotRequired, authRefused } from './auth';
+import { statusValues, type components } from './api-types';
 
-export const JOB_STATUSES: JobStatus[] = ['queued', 'scheduled', 'running', 'succeeded', 'failed', 'cancelled'];
+// The API's own shapes, generated from its OpenAPI schema into api-types.ts
+// (`make web-types`); only task-specific payloads and results are written here.
+type Schemas = components['schemas'];
+
+export type JobStatus = Schemas['Status'];
+export type JobError = Schemas['JobErrorPublic'];
+export type JobRecord = Schemas['JobPublic'];
+export type SubmitRequest = Schemas['JobCreate'];
+export type JobsPage = Schemas['JobsPublic'];
+export type QueueStats = Schemas['QueueStats'];
+export type QueuesResponse = Schemas['QueuesPublic'];
+export type WorkerInfo = Schemas['WorkerPublic'];
+export type WorkersResponse = Schemas['WorkersPublic'];
+/** One item of FastAPI's 422 body: {"detail": [{"loc": [...], "msg": "..."}]}. */
+export type FieldError = Schemas['ValidationError'];
+
+export const JOB_STATUSES: readonly JobStatus[] = statusValues;
 
 export const TERMINAL: ReadonlySet<string> = new Set(['succeeded', 'failed', 'cancelled']);
 
@@ -11,29 +29,7 @@ export function isTerminal(status: string | undefined | null): boolean {
   return status != null && TERMINAL.has(status);
 }
 
-export interface JobError {
-  type: 'exception' | 'timeout' | 'lost' | 'cancelled' | 'invalid' | string;
-  message: string;
-}
-
-export interface JobRecord {
-  id: string;
-  type: string;
-  queue: string;
-  status: JobStatus;
-  progress: number;
-  message: string | null;
-  payload: unknown;
-  result: unknown;
-  error: JobError | null;
-  attempt: number;
-  max_attempts: number;
-  created_at: string | null;
-  started_at: string | null;
-  finished_at: string | null;
-  worker: string | null;
-}
-
+/** The payload of a generate_article job (the task's model; task payloads are not in the schema). */
 export interface ArticlePayload {
   topic: string;
   language: string;
@@ -41,66 +37,12 @@ export interface ArticlePayload {
   length: 'short' | 'medium' | 'long';
 }
 
+/** The result of a generate_article job. */
 export interface ArticleResult {
   title: string;
   markdown: string;
   words: number;
   provider: string;
-}
-
-export interface SubmitRequest {
-  type: string;
-  payload: unknown;
-  queue?: string;
-  max_attempts?: number;
-  timeout_s?: number;
-  delay_s?: number;
-  idempotency_key?: string;
-}
-
-export interface JobsPage {
-  jobs: JobRecord[];
-  next_before: string | null;
-}
-
-export interface QueueStats {
-  name: string;
-  queued: number;
-  running: number;
-  enqueued: number;
-  succeeded: number;
-  failed: number;
-  retried: number;
-  recovered: number;
-  cancelled: number;
-}
-
-export interface QueuesResponse {
-  queues: QueueStats[];
-  scheduled: number;
-  dead: number;
-  workers: number;
-}
-
-export interface WorkerInfo {
-  id: string;
-  host: string;
-  pid: number;
-  queues: string[];
-  concurrency: number;
-  jobs: string[];
-  last_heartbeat: string;
-}
-
-export interface WorkersResponse {
-  workers: WorkerInfo[];
-}
-
-/** One item of FastAPI's 422 body: {"detail": [{"loc": [...], "msg": "..."}]}. */
-export interface FieldError {
-  loc: (string | number)[];
-  msg: string;
-  type?: string;
 }
 
 export class ApiError extends Error {
@@ -134,12 +76,17 @@ function describeDetail(detail: unknown): string | null {
   return null;
 }
 
-async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+/** Headers of every call: JSON, and the API key when the UI has one (lib/auth.ts). */
+export function requestHeaders(key: string | null, json: boolean): Record<string, string> {
+  return { Accept: 'application/json', ...(json ? { 'Content-Type': 'application/json' } : {}), ...authHeaders(key) };
+}
+
+async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal, key = apiKey()): Promise<T> {
   let res: Response;
   try {
     res = await fetch(path, {
       method,
-      headers: body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+      headers: requestHeaders(key, body !== undefined),
       body: body === undefined ? undefined : JSON.stringify(body),
       signal,
       cache: 'no-store',
@@ -148,6 +95,8 @@ async function request<T>(method: string, path: string, body?: unknown, signal?:
     if ((err as Error)?.name === 'AbortError') throw err;
     throw new ApiError(0, null, 'The API cannot be reached');
   }
+  // A refused (or missing) key: the sign-in form takes over (components/AuthGate.tsx).
+  if (res.status === 401) authRefused(key);
   const text = await res.text();
   let data: unknown = null;
   if (text) {
@@ -183,4 +132,18 @@ export const api = {
   getQueues: (signal?: AbortSignal) => request<QueuesResponse>('GET', '/queues', undefined, signal),
   getWorkers: (signal?: AbortSignal) => request<WorkersResponse>('GET', '/workers', undefined, signal),
   eventsUrl: (id: string) => `/jobs/${enc(id)}/events`,
+  /**
+   * Does the API take this key (null: no key)? Asks for one job, which needs a key when
+   * AGENTQ_API_KEYS is set: true on 2xx, false on 401; other errors are thrown.
+   */
+  async checkKey(key: string | null, signal?: AbortSignal): Promise<boolean> {
+    try {
+      await request<JobsPage>('GET', '/jobs?limit=1', undefined, signal, key);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return false;
+      throw err;
+    }
+    if (!key) authNotRequired();
+    return true;
+  },
 };

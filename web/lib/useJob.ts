@@ -31,6 +31,11 @@ export function useJob(id: string | null, opts: { stream?: boolean } = {}): UseJ
   const [notFound, setNotFound] = useState(false);
   const [generation, setGeneration] = useState(0);
   const pollerRef = useRef<Poller | null>(null);
+  // The id of the last stream event seen, and where a restarted stream resumes: after a
+  // Retry the job's stream still holds the previous run's events, ending in its terminal
+  // status; replaying them would close the new stream before the new run begins.
+  const lastEventRef = useRef<string | null>(null);
+  const resumeRef = useRef<string | null>(null);
 
   useEffect(() => {
     dispatch({ kind: 'reset' });
@@ -41,15 +46,23 @@ export function useJob(id: string | null, opts: { stream?: boolean } = {}): UseJ
 
     let lastStatus: string | null = null;
     let gone = false;
+    const after = resumeRef.current;
+    resumeRef.current = null;
+    lastEventRef.current = after;
     const jobStream = useStream
-      ? openJobStream(api.eventsUrl(id), {
-          onEvent(event) {
-            dispatch({ kind: 'event', event });
-            // A status change: fetch the record now (for the result or the error).
-            if (event.type === 'status' && event.status !== lastStatus) pollerRef.current?.poke();
+      ? openJobStream(
+          api.eventsUrl(id),
+          {
+            onEvent(event) {
+              if (event.eventId) lastEventRef.current = event.eventId;
+              dispatch({ kind: 'event', event });
+              // A status change: fetch the record now (for the result or the error).
+              if (event.type === 'status' && event.status !== lastStatus) pollerRef.current?.poke();
+            },
+            onState: setStream,
           },
-          onState: setStream,
-        })
+          { after },
+        )
       : null;
 
     const poller = startPolling<JobRecord>({
@@ -82,7 +95,10 @@ export function useJob(id: string | null, opts: { stream?: boolean } = {}): UseJ
     };
   }, [id, generation, useStream]);
 
-  const restart = useCallback(() => setGeneration((g) => g + 1), []);
+  const restart = useCallback(() => {
+    resumeRef.current = lastEventRef.current;
+    setGeneration((g) => g + 1);
+  }, []);
   const refresh = useCallback(() => pollerRef.current?.poke(), []);
   return { state, stream, error, notFound, restart, refresh };
 }

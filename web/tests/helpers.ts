@@ -1,53 +1,69 @@
 import { vi } from 'vitest';
 import type { JobRecord } from '@/lib/api';
 
-export class FakeEventSource {
-  static CONNECTING = 0;
-  static OPEN = 1;
-  static CLOSED = 2;
-  static instances: FakeEventSource[] = [];
-  readonly CONNECTING = 0;
-  readonly OPEN = 1;
-  readonly CLOSED = 2;
-  url: string;
-  readyState = 0;
-  onopen: ((e: Event) => void) | null = null;
-  onerror: ((e: Event) => void) | null = null;
-  private listeners = new Map<string, Set<(e: MessageEvent) => void>>();
+/**
+ * A server-sent event stream the test writes to: the answer to one fetch of
+ * /jobs/{id}/events. `emit` sends one event, `end` closes the stream from the server side.
+ */
+export class FakeStream {
+  static instances: FakeStream[] = [];
+  readonly url: string;
+  readonly headers: Headers;
+  readonly signal: AbortSignal | undefined;
+  private controller!: ReadableStreamDefaultController<Uint8Array>;
+  private readonly body: ReadableStream<Uint8Array>;
+  private done = false;
 
-  constructor(url: string) {
+  constructor(url: string, init: RequestInit = {}) {
     this.url = url;
-    FakeEventSource.instances.push(this);
+    this.headers = new Headers(init.headers);
+    this.signal = init.signal ?? undefined;
+    this.body = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        this.controller = c;
+      },
+    });
+    this.signal?.addEventListener('abort', () => this.end());
+    FakeStream.instances.push(this);
   }
-  addEventListener(type: string, fn: (e: MessageEvent) => void) {
-    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
-    this.listeners.get(type)!.add(fn);
+
+  response(): Response {
+    return new Response(this.body, { status: 200, headers: { 'Content-Type': 'text/event-stream' } });
   }
-  removeEventListener(type: string, fn: (e: MessageEvent) => void) {
-    this.listeners.get(type)?.delete(fn);
+
+  /** true once the client closed (aborted) its request */
+  get aborted(): boolean {
+    return this.signal?.aborted ?? false;
   }
-  close() {
-    this.readyState = 2;
+
+  /** deliver one server event; `name` is the SSE `event:` field (default none: "message") */
+  emit(data: unknown, name?: string, id?: string) {
+    if (this.done) return;
+    const lines = [...(name ? [`event: ${name}`] : []), ...(id ? [`id: ${id}`] : []), `data: ${JSON.stringify(data)}`];
+    this.controller.enqueue(new TextEncoder().encode(`${lines.join('\n')}\n\n`));
   }
-  open() {
-    this.readyState = 1;
-    this.onopen?.(new Event('open'));
+
+  /** the server ends the stream */
+  end() {
+    if (this.done) return;
+    this.done = true;
+    try {
+      this.controller.close();
+    } catch {
+      // already closed by an abort
+    }
   }
-  /** deliver one server event; `name` is the SSE `event:` field (default "message") */
-  emit(data: unknown, name = 'message', id = '') {
-    if (this.readyState === 2) return;
-    const ev = new MessageEvent(name, { data: JSON.stringify(data), lastEventId: id });
-    this.listeners.get(name)?.forEach((fn) => fn(ev));
+
+  static last(): FakeStream {
+    const s = FakeStream.instances[FakeStream.instances.length - 1];
+    if (!s) throw new Error('no event stream was opened');
+    return s;
   }
-  fail(closed = false) {
-    this.readyState = closed ? 2 : 0;
-    this.onerror?.(new Event('error'));
-  }
-  static last(): FakeEventSource {
-    const es = FakeEventSource.instances[FakeEventSource.instances.length - 1];
-    if (!es) throw new Error('no EventSource was opened');
-    return es;
-  }
+}
+
+/** Let fetch answers and stream chunks reach the code under test. */
+export async function flush(times = 10) {
+  for (let i = 0; i < times; i += 1) await new Promise((r) => setTimeout(r, 0));
 }
 
 export function job(over: Partial<JobRecord> = {}): JobRecord {
@@ -75,19 +91,26 @@ export interface Call {
   method: string;
   url: string;
   body: unknown;
+  headers: Headers;
 }
 
-type Handler = (call: Call) => { status?: number; body?: unknown } | undefined;
+type Handler = (call: Call, init: RequestInit) => { status?: number; body?: unknown } | Response | undefined;
 
-/** Replace fetch with a router; returns the list of calls made. */
+/** Replace fetch with a router; returns the list of calls made. A handler may answer with a Response. */
 export function mockFetch(handler: Handler): Call[] {
   const calls: Call[] = [];
   vi.stubGlobal(
     'fetch',
     vi.fn(async (url: string, init: RequestInit = {}) => {
-      const call = { method: init.method ?? 'GET', url: String(url), body: init.body ? JSON.parse(String(init.body)) : undefined };
+      const call = {
+        method: init.method ?? 'GET',
+        url: String(url),
+        body: init.body ? JSON.parse(String(init.body)) : undefined,
+        headers: new Headers(init.headers),
+      };
       calls.push(call);
-      const res = handler(call) ?? { status: 404, body: { detail: 'Not Found' } };
+      const res = handler(call, init) ?? { status: 404, body: { detail: 'Not Found' } };
+      if (res instanceof Response) return res;
       const status = res.status ?? 200;
       return new Response(res.body === undefined ? '' : JSON.stringify(res.body), {
         status,
@@ -96,4 +119,10 @@ export function mockFetch(handler: Handler): Call[] {
     }),
   );
   return calls;
+}
+
+/** Answer GET /jobs/{id}/events with a new FakeStream (for mockFetch handlers). */
+export function streamFor(call: Call, init: RequestInit): Response | undefined {
+  if (call.method === 'GET' && /^\/jobs\/[^/?]+\/events$/.test(call.url)) return new FakeStream(call.url, init).response();
+  return undefined;
 }

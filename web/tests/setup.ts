@@ -1,12 +1,12 @@
 import { cleanup } from '@testing-library/react';
 import { afterEach, vi } from 'vitest';
-import { FakeEventSource } from './helpers';
-
-// jsdom has no EventSource: a scriptable stand-in lets tests push server events.
-(globalThis as unknown as { EventSource: unknown }).EventSource = FakeEventSource;
+import { resetAuth } from '@/lib/auth';
+import { FakeStream } from './helpers';
 
 afterEach(() => {
   cleanup();
-  FakeEventSource.instances = [];
+  for (const s of FakeStream.instances) s.end();
+  FakeStream.instances = [];
+  resetAuth();
   vi.useRealTimers();
 });

@@ -91,9 +91,19 @@ test('A failing job shows its error and offers Retry', async (t) => {
   await page.getByRole('button', { name: 'Retry' }).waitFor();
   await shot(page, 'generate-failed');
   // Retry runs it again (attempt counter reset); it fails again with the same error.
+  // The failure is on screen already, so wait for what only a real retry brings: the API
+  // accepting it, the job finishing a second time, and a new error alert for that run.
+  const first = await waitJob(job.id);
+  await alert.evaluate((el) => el.setAttribute('data-before-retry', ''));
+  const retried = page.waitForResponse((r) => r.url().endsWith(`/jobs/${job.id}/retry`) && r.request().method() === 'POST');
   await page.getByRole('button', { name: 'Retry' }).click();
+  assert.equal((await retried).status(), 202);
+  const again = await waitJob(job.id, ['failed'], 30_000, (r) => r.finished_at !== first.finished_at);
+  assert.match(again.error.message, /boom/);
+  await page.locator('[role=alert]:not([data-before-retry])').filter({ hasText: 'boom' }).waitFor();
+  assert.equal(await page.locator('[data-before-retry]').count(), 0, 'the alert from before the retry is still shown');
   await page.getByRole('status').filter({ hasText: 'Failed' }).waitFor();
-  await alert.waitFor();
+  await page.getByRole('button', { name: 'Retry' }).waitFor();
 });
 
 test('A 422 from the API shows next to the form', async (t) => {

@@ -31,9 +31,12 @@ export function useBrowser() {
   });
 }
 
-/** A page in a fresh context; browser console errors are collected in page.errors. */
-export async function newPage(t, viewport = { width: 1200, height: 900 }) {
-  const context = await browser.newContext({ viewport, baseURL: BASE });
+/**
+ * A page in a fresh context; browser console errors are collected in page.errors.
+ * `baseURL`: another API than the default one (e.g. the one with API keys).
+ */
+export async function newPage(t, viewport = { width: 1200, height: 900 }, baseURL = BASE) {
+  const context = await browser.newContext({ viewport, baseURL });
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
   page.errors = [];
@@ -65,11 +68,12 @@ export async function submit(body) {
   return r.body;
 }
 
-export async function waitJob(id, statuses = ['succeeded', 'failed', 'cancelled'], timeoutMs = 30_000) {
+/** The job's record once its status is one of `statuses` (and `accept(record)` holds). */
+export async function waitJob(id, statuses = ['succeeded', 'failed', 'cancelled'], timeoutMs = 30_000, accept = () => true) {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const r = await apiCall('GET', `/jobs/${id}`);
-    if (r.status === 200 && statuses.includes(r.body.status)) return r.body;
+    if (r.status === 200 && statuses.includes(r.body.status) && accept(r.body)) return r.body;
     if (Date.now() > end) throw new Error(`job ${id} still ${r.body?.status} after ${timeoutMs} ms`);
     await new Promise((res) => setTimeout(res, 150));
   }
