@@ -1,6 +1,8 @@
 """The `agentq` command line: submit jobs, read their status, see the queues, handle dead jobs.
 
 It talks to Redis directly through the queue client (env REDIS_URL, AGENTQ_NAMESPACE).
+Whatever it prints shows REDIS_URL with its password masked; a wrong or missing
+password is reported as such, with the exit code of an unavailable Redis.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from src.queue import TERMINAL, Client, RedisUnavailable, get_settings
+from src.queue.errors import RedisAuthFailed
+from src.queue.redact import redact_url, scrub, url_secrets
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
 _BAR = 30
@@ -213,7 +217,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False, include_input=False):
+            where = ".".join(str(p) for p in err["loc"])
+            sys.stderr.write(f"agentq: invalid setting {where}: {err['msg']}\n")
+        return EXIT_USAGE
     client = Client.from_url(
         settings.redis_url,
         settings.namespace,
@@ -223,8 +233,17 @@ async def _main(args: argparse.Namespace) -> int:
     )
     try:
         return await args.run(client, args)
+    except RedisAuthFailed:
+        sys.stderr.write(
+            f"agentq: authentication failed: {RedisAuthFailed.MESSAGE} "
+            f"at {redact_url(settings.redis_url)}\n"
+        )
+        return EXIT_UNAVAILABLE
     except RedisUnavailable as exc:
-        sys.stderr.write(f"agentq: Redis at {settings.redis_url} is unavailable: {exc}\n")
+        sys.stderr.write(
+            f"agentq: Redis at {redact_url(settings.redis_url)} is unavailable: "
+            f"{scrub(str(exc), url_secrets(settings.redis_url))}\n"
+        )
         return EXIT_UNAVAILABLE
     finally:
         await client.close()

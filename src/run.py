@@ -5,6 +5,8 @@
 
 Children run in their own process groups so that Ctrl-C reaches only this supervisor,
 which then stops them in order (workers, API, Redis): SIGTERM, a bounded wait, SIGKILL.
+REDIS_URL is only ever shown with its password masked; a Redis that refuses the
+password is reported as an authentication failure, and nothing is started.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import redis
+
+from src.queue.errors import is_auth_failure
+from src.queue.redact import redact_url
 
 ROOT = Path(__file__).resolve().parents[1]
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -39,17 +44,22 @@ class Child:
     reported: bool = field(default=False)
 
 
-def redis_answers(url: str, timeout_s: float = 0.5) -> bool:
+def probe_redis(url: str, timeout_s: float = 0.5) -> str:
+    """`ok` when Redis answers at `url`, `auth` when it refuses the credentials, else `down`."""
     try:
         client = redis.Redis.from_url(
             url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
         )
         try:
-            return bool(client.ping())
+            return "ok" if client.ping() else "down"
         finally:
             client.close()
-    except (redis.RedisError, OSError, ValueError):
-        return False
+    except (redis.RedisError, OSError, ValueError) as exc:
+        return "auth" if is_auth_failure(exc) else "down"
+
+
+def redis_answers(url: str, timeout_s: float = 0.5) -> bool:
+    return probe_redis(url, timeout_s) == "ok"
 
 
 def redis_binary() -> str:
@@ -71,7 +81,9 @@ def start_redis(url: str, data_dir: Path) -> Child:
     parts = urlsplit(url)
     host = parts.hostname or "127.0.0.1"
     if parts.scheme != "redis" or host not in _LOCAL_HOSTS:
-        raise SystemExit(f"nothing answers at {url}, and it is not a local redis:// URL to start")
+        raise SystemExit(
+            f"nothing answers at {redact_url(url)}, and it is not a local redis:// URL to start"
+        )
     port = parts.port or 6379
     data_dir.mkdir(parents=True, exist_ok=True)
     binary = redis_binary()
@@ -154,8 +166,15 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     children: list[Child] = []
     try:
-        if redis_answers(url):
-            say(f"using the Redis at {url}")
+        state = probe_redis(url)
+        if state == "auth":
+            say(
+                f"authentication failed: the Redis at {redact_url(url)} refused the "
+                "credentials (wrong or missing password in REDIS_URL)"
+            )
+            return 1
+        if state == "ok":
+            say(f"using the Redis at {redact_url(url)}")
         else:
             data_dir = Path(os.environ.get("AGENTQ_DATA_DIR", ROOT / ".data")).resolve()
             children.append(start_redis(url, data_dir))

@@ -1,4 +1,9 @@
-"""Exception handlers: the queue's errors become 404, 409 and 503 (with Retry-After)."""
+"""Exception handlers: the queue's errors become 404, 409 and 503 (with Retry-After).
+
+503 covers every way Redis can be out of reach for a while: refused or timed-out
+connections, a cluster in failover (CLUSTERDOWN, TRYAGAIN, READONLY, MASTERDOWN, an
+uncovered slot) and refused credentials; the last says so, without the password.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +22,26 @@ from redis import exceptions as redis_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from src.queue import JobConflict, JobNotFound, RedisUnavailable
+from src.queue.errors import FAILOVER_ERRORS, RedisAuthFailed
 
 log = logging.getLogger("agentq.api")
 
 _UNPARSABLE_BODY = "There was an error parsing the body"
+AUTH_FAILED_DETAIL = (
+    "Redis authentication failed: the server refused the credentials (wrong or missing "
+    "password in REDIS_URL)"
+)
+UNAVAILABLE_DETAIL = "Redis is unavailable; try again shortly"
+
+#: redis-py errors that mean "not now" and reach a handler without passing through the
+#: queue's translation: connections, timeouts, and a Redis Cluster in failover.
+REDIS_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, *FAILOVER_ERRORS)
+#: refused credentials: translated, or raw from redis-py
+AUTH_FAILED = (
+    RedisAuthFailed,
+    redis_errors.AuthenticationError,
+    redis_errors.AuthenticationWrongNumberOfArgsError,
+)
 
 
 def _finite(value: Any) -> Any:
@@ -68,13 +89,25 @@ def prefixed_errors(exc: ValidationError, *prefix: str | int) -> RequestValidati
 
 
 def install(app: FastAPI, retry_after_s: int) -> None:
+    def answer_503(detail: str) -> JSONResponse:
+        return JSONResponse({"detail": detail}, 503, headers={"Retry-After": str(retry_after_s)})
+
     async def unavailable(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("Redis unavailable during %s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse(
-            {"detail": "Redis is unavailable; try again shortly"},
-            503,
-            headers={"Retry-After": str(retry_after_s)},
+        log.warning(
+            "Redis unavailable during %s %s: %s",
+            request.method,
+            request.url.path,
+            str(exc) or type(exc).__name__,
         )
+        return answer_503(UNAVAILABLE_DETAIL)
+
+    async def auth_failed(request: Request, exc: Exception) -> JSONResponse:
+        log.error(
+            "Redis refused the credentials during %s %s (wrong or missing password)",
+            request.method,
+            request.url.path,
+        )
+        return answer_503(AUTH_FAILED_DETAIL)
 
     async def not_found(request: Request, exc: JobNotFound) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, 404)
@@ -109,7 +142,10 @@ def install(app: FastAPI, retry_after_s: int) -> None:
     app.add_exception_handler(RequestValidationError, invalid)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RedisUnavailable, unavailable)
-    app.add_exception_handler(redis_errors.ConnectionError, unavailable)
-    app.add_exception_handler(redis_errors.TimeoutError, unavailable)
+    for error in REDIS_DOWN:
+        app.add_exception_handler(error, unavailable)
+    # The handler of the most specific class wins: AuthenticationError is a ConnectionError.
+    for error in AUTH_FAILED:
+        app.add_exception_handler(error, auth_failed)
     app.add_exception_handler(JobNotFound, not_found)  # type: ignore[arg-type]
     app.add_exception_handler(JobConflict, conflict)  # type: ignore[arg-type]

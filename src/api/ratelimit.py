@@ -24,16 +24,17 @@ import hmac
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis import exceptions as redis_errors
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from src.queue import scripts
+
+if TYPE_CHECKING:
+    from src.api.settings import ApiSettings
 
 SLOTS = 20  # the window's resolution: room comes back at most period/20 late
 
@@ -82,14 +83,6 @@ class Rate:
 
     def __str__(self) -> str:
         return f"{self.limit} per {self.period_s:g} s"
-
-
-class RateLimitSettings(BaseSettings):
-    """Read on its own, so the limit works whatever the API's settings class holds."""
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
-
-    rate_limit: str = Field("", alias="AGENTQ_RATE_LIMIT")
 
 
 class RateLimitMiddleware:
@@ -157,12 +150,9 @@ class RateLimitMiddleware:
         return int(wait or 0)
 
 
-def install(app: Any, settings: Any) -> Rate | None:
-    """Add the middleware when a rate is configured (`settings.rate_limit` or AGENTQ_RATE_LIMIT)."""
-    text = getattr(settings, "rate_limit", None)
-    if text is None:
-        text = RateLimitSettings().rate_limit
-    rate = Rate.parse(text)
+def install(app: Any, settings: ApiSettings) -> Rate | None:
+    """Add the middleware when a rate is configured (`settings.rate_limit`, AGENTQ_RATE_LIMIT)."""
+    rate = Rate.parse(settings.rate_limit)
     if rate is not None:
-        app.add_middleware(RateLimitMiddleware, rate=rate, api_keys=list(settings.api_keys or ()))
+        app.add_middleware(RateLimitMiddleware, rate=rate, api_keys=list(settings.api_keys))
     return rate

@@ -6,6 +6,10 @@
     ├── StaleAttempt         a fenced write from an attempt that no longer owns the job
     ├── ScriptError          a Lua script answered with a code we do not know
     └── RedisUnavailable     Redis did not answer (connection refused, timeout) → HTTP 503
+        └── RedisAuthFailed  Redis refused the credentials (wrong or missing password)
+
+A Redis Cluster in failover (CLUSTERDOWN, TRYAGAIN, READONLY, MASTERDOWN, an uncovered
+slot) is `RedisUnavailable` too: it passes by itself, like a connection that was refused.
 """
 
 from __future__ import annotations
@@ -48,16 +52,55 @@ class RedisUnavailable(QueueError):
     """Redis did not answer: the caller should retry later."""
 
 
-_UNAVAILABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
+class RedisAuthFailed(RedisUnavailable):
+    """Redis refused the credentials of REDIS_URL. The message never holds the password."""
+
+    MESSAGE = "Redis refused the credentials (wrong or missing password)"
+
+    def __init__(self, message: str = MESSAGE) -> None:
+        super().__init__(message)
+
+
+def _optional(*names: str) -> tuple[type[BaseException], ...]:
+    """The redis-py exception classes of `names` that this version of redis-py has."""
+    found = (getattr(redis_errors, name, None) for name in names)
+    return tuple(c for c in found if isinstance(c, type) and issubclass(c, BaseException))
+
+
+# Checked before _UNAVAILABLE: redis-py's AuthenticationError is a ConnectionError.
+_AUTH_FAILED = _optional("AuthenticationError", "AuthenticationWrongNumberOfArgsError")
+_AUTH_REPLIES = ("NOAUTH", "WRONGPASS")
+#: A Redis Cluster in failover: it answers again once a replica is promoted.
+FAILOVER_ERRORS = _optional(
+    "ClusterDownError", "TryAgainError", "ReadOnlyError", "MasterDownError", "ClusterError",
+    "SlotNotCoveredError",
+)
+_UNAVAILABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError, *FAILOVER_ERRORS)
+
+
+def is_auth_failure(exc: BaseException) -> bool:
+    """Whether `exc` (from redis-py) means the server refused the credentials."""
+    if isinstance(exc, (RedisAuthFailed, *_AUTH_FAILED)):
+        return True
+    return isinstance(exc, redis_errors.ResponseError) and str(exc).lstrip().upper().startswith(
+        _AUTH_REPLIES
+    )
 
 
 @contextmanager
 def translate_redis_errors() -> Iterator[None]:
-    """Turn redis-py's connection failures into `RedisUnavailable` at the one boundary."""
+    """Turn redis-py's connection failures into `RedisUnavailable` at the one boundary:
+    refused credentials become `RedisAuthFailed`, a cluster in failover `RedisUnavailable`."""
     try:
         yield
-    except _UNAVAILABLE as exc:
-        raise RedisUnavailable(str(exc) or type(exc).__name__) from exc
+    except QueueError:
+        raise
+    except Exception as exc:
+        if is_auth_failure(exc):
+            raise RedisAuthFailed() from exc
+        if isinstance(exc, _UNAVAILABLE):
+            raise RedisUnavailable(str(exc) or type(exc).__name__) from exc
+        raise
 
 
 @asynccontextmanager

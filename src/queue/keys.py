@@ -9,14 +9,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def validate_namespace(ns: str) -> str:
+    """`ns` if it can name a namespace, else ValueError: non-empty, and no '{', '}' (the
+    hash tag around it), ':' (the separator after it) or whitespace."""
+    if not ns or any(c in "{}:" or c.isspace() for c in ns):
+        raise ValueError(
+            f"invalid namespace {ns!r}: must be non-empty, without '{{', '}}', ':' or whitespace"
+        )
+    return ns
+
+
 @dataclass(frozen=True, slots=True)
 class Keys:
     namespace: str = "agentq"
     prefix: str = field(init=False)
 
     def __post_init__(self) -> None:
-        if not self.namespace or any(c in self.namespace for c in "{}"):
-            raise ValueError(f"invalid namespace {self.namespace!r}: must be non-empty, no braces")
+        validate_namespace(self.namespace)
         object.__setattr__(self, "prefix", "{" + self.namespace + "}")
 
     # shared structures

@@ -1,17 +1,66 @@
-"""Configuration from the environment (and `.env`), CONTRACT §2."""
+"""Configuration from the environment (and `.env`), CONTRACT §2.
+
+One family of pydantic-settings classes, all with the model config of `SettingsBase`:
+environment variables first, then `.env` in the working directory; names that no field
+uses are ignored. Each field names its variable in its alias and may be given by field
+name or by variable name (`Settings(redis_url=...)` or `Settings(REDIS_URL=...)`).
+
+    SettingsBase
+    ├── Settings              the queue's, for every process (src/queue/settings.py)
+    │   └── ApiSettings       plus what only the HTTP side needs (src/api/settings.py)
+    └── LLMSettings           the agent tasks' model endpoint (src/worker/llm/settings.py)
+
+A secret (`MASKED_FIELDS`) never appears in a settings object's repr, and `redis_url`
+appears there with its password masked.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .keys import validate_namespace
+from .redact import MASK, redact_url
+
+#: A list read from a comma-separated variable (`a, b,c` -> ["a", "b", "c"]).
+CommaList = Annotated[list[str], NoDecode]
 
 
-class Settings(BaseSettings):
-    """The queue's settings; every field maps to an environment variable of CONTRACT §2."""
+def split_commas(value: Any) -> Any:
+    """The before-validator of every `CommaList` field: split, strip, drop empties."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class SettingsBase(BaseSettings):
+    """The root of agentq's settings classes: one model config for all of them."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    #: fields whose value is a secret: shown as `***` in a repr
+    MASKED_FIELDS: ClassVar[frozenset[str]] = frozenset()
+    #: fields holding a URL that may carry a password: shown through `redact_url`
+    URL_FIELDS: ClassVar[frozenset[str]] = frozenset()
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            if name in self.MASKED_FIELDS and value:
+                value = MASK
+            elif name in self.URL_FIELDS and isinstance(value, str):
+                value = redact_url(value)
+            yield name, value
+
+
+class Settings(SettingsBase):
+    """The queue's settings; every field maps to an environment variable of CONTRACT §2."""
+
+    MASKED_FIELDS = frozenset({"webhook_secret"})
+    URL_FIELDS = frozenset({"redis_url"})
 
     redis_url: str = Field("redis://127.0.0.1:6379/0", alias="REDIS_URL")
     redis_cluster: bool = Field(False, alias="AGENTQ_REDIS_CLUSTER")
@@ -26,13 +75,22 @@ class Settings(BaseSettings):
     dead_max: int = Field(10_000, alias="AGENTQ_DEAD_MAX", gt=0)
     jobs_index_max: int = Field(100_000, alias="AGENTQ_JOBS_INDEX_MAX", gt=0)
     task_modules: str = Field("", alias="AGENTQ_TASK_MODULES")
+    # Callbacks (`callback_url` of a job): whoever finishes the job delivers them.
+    webhook_secret: str = Field("", alias="AGENTQ_WEBHOOK_SECRET")
+    callback_allow: CommaList = Field(default_factory=list, alias="AGENTQ_CALLBACK_ALLOW")
+    callback_attempts: int = Field(5, alias="AGENTQ_CALLBACK_ATTEMPTS", ge=1, le=20)
+    callback_backoff_s: float = Field(1.0, alias="AGENTQ_CALLBACK_BACKOFF_S", ge=0)
+    callback_timeout_s: float = Field(10.0, alias="AGENTQ_CALLBACK_TIMEOUT_S", gt=0)
 
     @field_validator("namespace")
     @classmethod
-    def _no_braces(cls, v: str) -> str:
-        if not v or "{" in v or "}" in v or ":" in v:
-            raise ValueError("AGENTQ_NAMESPACE must be non-empty without '{', '}' or ':'")
-        return v
+    def _valid_namespace(cls, v: str) -> str:
+        return validate_namespace(v)
+
+    @field_validator("callback_allow", mode="before")
+    @classmethod
+    def _split_commas(cls, v: Any) -> Any:
+        return split_commas(v)
 
     @property
     def task_module_list(self) -> list[str]:

@@ -1,4 +1,8 @@
-"""`python -m src.worker`: run one worker process."""
+"""`python -m src.worker`: run one worker process.
+
+Its log shows REDIS_URL with the password masked; a Redis that refuses the password
+is logged as an authentication failure and the process exits with code 2.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,16 @@ import os
 import sys
 import threading
 
-from redis.exceptions import AuthenticationError
+from pydantic import ValidationError
 
+from src.queue.errors import RedisAuthFailed, is_auth_failure
+from src.queue.redact import redact_url
 from src.queue.settings import get_settings
 
 from .registry import load_task_modules
 from .runtime import TASK_THREAD_PREFIX, Worker, install_signal_handlers
+
+log = logging.getLogger("agentq.worker")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,17 +39,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False, include_input=False):
+            log.error("invalid setting %s: %s", ".".join(map(str, err["loc"])), err["msg"])
+        return 2
     modules = [m for m in (*settings.task_module_list, *args.tasks.split(",")) if m.strip()]
     registry = load_task_modules([m.strip() for m in modules])
     worker = Worker(settings, registry, queues=[q.strip() for q in args.queues.split(",") if q.strip()],
                     concurrency=args.concurrency, burst=args.burst, max_jobs=args.max_jobs,
                     worker_id=args.id)
     install_signal_handlers(worker)
+    url = redact_url(settings.redis_url)
+    log.info("worker %s: Redis at %s, namespace %s", worker.id, url, settings.namespace)
     try:
         await worker.run()
-    except AuthenticationError as exc:
-        logging.getLogger("agentq.worker").error("Redis refused the credentials: %s", exc)
+    except Exception as exc:
+        if not is_auth_failure(exc):
+            log.error("worker %s: stopped by an error (Redis at %s)", worker.id, url)
+            raise
+        log.error("worker %s: authentication failed: %s at %s",
+                  worker.id, RedisAuthFailed.MESSAGE, url)
         return 2
     return 1 if worker.crashed else 0
 
@@ -58,8 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         code = uvloop.run(_main(args))
     hung = [t for t in threading.enumerate() if t.name.startswith(TASK_THREAD_PREFIX)]
     if hung:  # the interpreter would join them forever
-        logging.getLogger("agentq.worker").warning(
-            "%d task thread(s) still running; exiting without them", len(hung))
+        log.warning("%d task thread(s) still running; exiting without them", len(hung))
         logging.shutdown()
         os._exit(code)
     return code

@@ -36,23 +36,28 @@ class Run:
         return self.log.read_text(errors="replace")
 
 
-def start_run(tmp_path: Path, redis_url: str, workers: int = 1) -> Run:
+def start_run(
+    tmp_path: Path, redis_url: str, workers: int = 1, env: dict[str, str] | None = None
+) -> Run:
+    """`python -m src.run` on `redis_url`, up once `workers` workers are ready; `env` adds to
+    (and overrides) the environment it is given."""
     api_port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTQ_")}
-    env.update(FAST_ENV)
-    env.update(
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("AGENTQ_")}
+    environ.update(FAST_ENV)
+    environ.update(
         REDIS_URL=redis_url,
         PORT=str(api_port),
         WORKERS=str(workers),
         AGENTQ_NAMESPACE=f"run{api_port}",
         AGENTQ_DATA_DIR=str(tmp_path / "data"),
     )
+    environ.update(env or {})
     log = tmp_path / "run.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "src.run"],
             cwd=ROOT,
-            env=env,
+            env=environ,
             stdout=out,
             stderr=subprocess.STDOUT,
         )

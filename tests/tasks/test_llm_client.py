@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 import pytest
 
@@ -21,7 +20,7 @@ def settings(server: FakeOpenAI, **kw) -> LLMSettings:
     base = LLMSettings(base_url=server.url, api_key="sk-test", model="fake-1",
                        retry_base_s=0.05, retry_max_s=0.2, max_retries=3, retry_budget_s=5,
                        read_timeout_s=5, connect_timeout_s=2)
-    return replace(base, **kw)
+    return base.model_copy(update=kw)
 
 
 def hello() -> ChatRequest:

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 
+from src.queue.redact import redact_url, scrub, url_secrets
+
 from .base import Acquire, ChatRequest, LLMError, LLMStreamBroken, LLMTimeout, retry_later
 from .settings import LLMSettings
 from .sse import SSEParser, aparse_lines
@@ -96,6 +98,10 @@ class OpenAICompatible:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    def _safe(self, text: str) -> str:
+        """`text` without the API key or a password of the base URL (a server may echo them)."""
+        return scrub(text, [self.settings.api_key, *url_secrets(self.settings.base_url)])
+
     def body(self, request: ChatRequest) -> dict:
         return {
             "model": self.model,
@@ -155,8 +161,8 @@ class OpenAICompatible:
                 if resp.status_code >= 400:
                     await resp.aread()
                     raise LLMError(
-                        f"HTTP {resp.status_code} from {self.settings.base_url}: "
-                        f"{resp.text[:300]}"
+                        f"HTTP {resp.status_code} from {redact_url(self.settings.base_url)}: "
+                        f"{self._safe(resp.text)[:300]}"
                     )
                 ctype = resp.headers.get("content-type", "")
                 if "text/event-stream" not in ctype:
@@ -175,7 +181,12 @@ class OpenAICompatible:
         except httpx.TimeoutException as e:
             raise _Transient(f"timed out ({type(e).__name__})", timeout=True) from e
         except (httpx.TransportError, httpx.RemoteProtocolError) as e:
-            raise _Transient(f"connection failed ({type(e).__name__}: {e})") from e
+            raise _Transient(self._safe(f"connection failed ({type(e).__name__}: {e})")) from e
+        except LLMError as e:  # an error event or an unreadable answer, quoting the server
+            message = str(e)
+            if self._safe(message) != message:
+                raise type(e)(self._safe(message)) from None
+            raise
 
 
 def _non_stream_text(resp: httpx.Response) -> str:

@@ -1,87 +1,77 @@
-"""LLM settings, read from the environment."""
+"""LLM settings, read from the environment (and `.env`) like every agentq setting."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from src.queue.settings import SettingsBase
 
 DEFAULT_MODEL = "gpt-4o-mini"
 
 
-@lru_cache(maxsize=4)
-def _dotenv(path: str, mtime: float) -> dict[str, str]:
-    try:
-        from dotenv import dotenv_values
-    except ImportError:  # pydantic-settings brings python-dotenv; without it, no .env
-        return {}
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+class LLMSettings(SettingsBase):
+    """Every knob of the LLM client, each with the variable behind it.
 
-
-def environment() -> dict[str, str]:
-    """`.env` in the working directory (as the rest of agentq reads it), then the real
-    environment on top."""
-    dotenv = Path(".env")
-    try:
-        values = _dotenv(str(dotenv.resolve()), dotenv.stat().st_mtime)
-    except OSError:
-        values = {}
-    return {**values, **os.environ}
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = (env.get(name) or "").strip()
-    return float(raw) if raw else default
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = (env.get(name) or "").strip()
-    return int(raw) if raw else default
-
-
-def _limit(env: Mapping[str, str], name: str) -> int | None:
-    """A rate limit: empty or 0 means unlimited."""
-    raw = (env.get(name) or "").strip()
-    value = int(raw) if raw else 0
-    return value if value > 0 else None
-
-
-@dataclass(frozen=True)
-class LLMSettings:
-    """Every knob of the LLM client; `from_env()` documents the variable behind each.
-
-    With no `base_url` the offline provider answers (no network at all).
+    With no `base_url` the offline provider answers (no network at all). An empty
+    variable means its default (compose passes `LLM_RPM=` for "unset"). Frozen: one
+    provider is kept per settings value.
     """
 
-    base_url: str = ""
-    api_key: str = ""
-    model: str = ""
+    model_config = SettingsConfigDict(frozen=True)
+    MASKED_FIELDS = frozenset({"api_key"})
+    URL_FIELDS = frozenset({"base_url"})
+
+    base_url: str = Field("", alias="LLM_BASE_URL")
+    api_key: str = Field("", alias="LLM_API_KEY")
+    model: str = Field("", alias="LLM_MODEL")
     #: seconds to open a connection
-    connect_timeout_s: float = 10.0
+    connect_timeout_s: float = Field(10.0, alias="LLM_CONNECT_TIMEOUT_S", gt=0)
     #: seconds without a byte from the server before a request is abandoned
-    read_timeout_s: float = 60.0
+    read_timeout_s: float = Field(60.0, alias="LLM_READ_TIMEOUT_S", gt=0)
     #: seconds one request may take from start to last token
-    request_timeout_s: float = 300.0
+    request_timeout_s: float = Field(300.0, alias="LLM_TIMEOUT_S", gt=0)
     #: extra tries of one request on 429, 5xx, timeouts and connection errors
-    max_retries: int = 4
+    max_retries: int = Field(4, alias="LLM_MAX_RETRIES", ge=0)
     #: first back-off in seconds; doubles each try, with jitter
-    retry_base_s: float = 1.0
+    retry_base_s: float = Field(1.0, alias="LLM_RETRY_BASE_S", ge=0)
     #: the longest single back-off, unless the server's Retry-After asks for more
-    retry_max_s: float = 30.0
+    retry_max_s: float = Field(30.0, alias="LLM_RETRY_MAX_S", ge=0)
     #: total seconds one call may spend backing off before it gives up with the
     #: queue's `Retry` (the job then waits in `scheduled`, not in a worker slot)
-    retry_budget_s: float = 60.0
+    retry_budget_s: float = Field(60.0, alias="LLM_RETRY_BUDGET_S", ge=0)
     #: offline provider: seconds per streamed chunk (a chunk is a few words)
-    offline_delay_s: float = 0.05
-    #: shared limits for all workers; None is unlimited
-    rpm: int | None = None
-    tpm: int | None = None
+    offline_delay_s: float = Field(0.05, alias="LLM_OFFLINE_DELAY_S", ge=0)
+    #: shared limits for all workers; None (empty or 0) is unlimited
+    rpm: int | None = Field(None, alias="LLM_RPM")
+    tpm: int | None = Field(None, alias="LLM_TPM")
     #: the limits' window in seconds (60 for "per minute"; smaller in tests)
-    ratelimit_period_s: float = 60.0
+    ratelimit_period_s: float = Field(60.0, alias="LLM_RATELIMIT_PERIOD_S", gt=0)
     #: longest wait for the shared limit before the job is handed back with `Retry`
-    ratelimit_max_wait_s: float = 30.0
+    ratelimit_max_wait_s: float = Field(30.0, alias="LLM_RATELIMIT_MAX_WAIT_S", ge=0)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_default(cls, v: Any, info: ValidationInfo) -> Any:
+        if not isinstance(v, str):
+            return v
+        v = v.strip()
+        if v == "" and info.field_name is not None:
+            return cls.model_fields[info.field_name].get_default(call_default_factory=True)
+        return v
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_trailing_slash(cls, v: str) -> str:
+        return v.rstrip("/")
+
+    @field_validator("rpm", "tpm")
+    @classmethod
+    def _zero_is_unlimited(cls, v: int | None) -> int | None:
+        return v if v is not None and v > 0 else None
 
     @property
     def offline(self) -> bool:
@@ -93,23 +83,9 @@ class LLMSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LLMSettings:
-        env = environment() if env is None else env
-        return cls(
-            base_url=(env.get("LLM_BASE_URL") or "").strip().rstrip("/"),
-            api_key=(env.get("LLM_API_KEY") or "").strip(),
-            model=(env.get("LLM_MODEL") or "").strip(),
-            connect_timeout_s=_float(env, "LLM_CONNECT_TIMEOUT_S", cls.connect_timeout_s),
-            read_timeout_s=_float(env, "LLM_READ_TIMEOUT_S", cls.read_timeout_s),
-            request_timeout_s=_float(env, "LLM_TIMEOUT_S", cls.request_timeout_s),
-            max_retries=_int(env, "LLM_MAX_RETRIES", cls.max_retries),
-            retry_base_s=_float(env, "LLM_RETRY_BASE_S", cls.retry_base_s),
-            retry_max_s=_float(env, "LLM_RETRY_MAX_S", cls.retry_max_s),
-            retry_budget_s=_float(env, "LLM_RETRY_BUDGET_S", cls.retry_budget_s),
-            offline_delay_s=_float(env, "LLM_OFFLINE_DELAY_S", cls.offline_delay_s),
-            rpm=_limit(env, "LLM_RPM"),
-            tpm=_limit(env, "LLM_TPM"),
-            ratelimit_period_s=_float(env, "LLM_RATELIMIT_PERIOD_S", cls.ratelimit_period_s),
-            ratelimit_max_wait_s=_float(
-                env, "LLM_RATELIMIT_MAX_WAIT_S", cls.ratelimit_max_wait_s
-            ),
-        )
+        """From the environment and `.env` (as `LLMSettings()`), or from `env` alone."""
+        if env is None:
+            return cls()
+        # Every field given (empty means its default), so that nothing else is read.
+        aliases = [f.alias for f in cls.model_fields.values() if f.alias]
+        return cls(_env_file=None, **{name: env.get(name, "") for name in aliases})
