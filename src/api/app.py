@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,6 +13,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match, Mount
+from starlette.types import Scope
 
 from src.api import errors, ratelimit
 from src.api.metrics import ApiMetrics
@@ -21,6 +25,42 @@ from src.queue import Client
 from src.worker.registry import load_task_modules
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+class UIMount(Mount):
+    """The web build at `/`, mounted after every API route.
+
+    A mount at `/` matches every path, and StaticFiles answers 405 to any method but GET
+    and HEAD, so an unknown path (`POST /jobs/{id}/nope`) looked like a known one. For
+    other methods this mount matches only the files the build holds (StaticFiles then
+    answers 405): an unknown path is 404 whatever the method, and a known API path called
+    with another method is 405 from its own route.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.files = StaticFiles(directory=directory, html=True)
+        super().__init__("/", app=self.files, name="ui")
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is Match.FULL and scope["type"] == "http" and scope["method"] not in (
+            "GET", "HEAD"
+        ):
+            if self._holds(self.files.get_path({**scope, **child})):
+                return Match.PARTIAL, child
+            return Match.NONE, {}
+        return match, child
+
+    def _holds(self, path: str) -> bool:
+        """Whether the build has a page or an asset at `path`."""
+        for candidate in (path, os.path.join(path, "index.html")):
+            try:
+                _, found = self.files.lookup_path(candidate)
+            except (OSError, ValueError):
+                return False
+            if found is not None and stat.S_ISREG(found.st_mode):
+                return True
+        return False
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -84,7 +124,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     if (web / "index.html").is_file():
         # Mounted last, so that no API path is shadowed by a page.
-        app.mount("/", StaticFiles(directory=web, html=True), name="ui")
+        app.router.routes.append(UIMount(web))
     else:
 
         @app.get("/", include_in_schema=False)

@@ -77,11 +77,34 @@ def test_docs_use_the_swagger_ui_shipped_with_the_build(http: httpx.Client) -> N
     assert "SwaggerUIBundle" in http.get("/docs-assets/swagger-ui-bundle.js").text
 
 
-def test_unknown_path_is_404_page_and_post_is_405(http: httpx.Client) -> None:
+def test_unknown_path_is_404_page(http: httpx.Client) -> None:
     r = http.get("/no/such/page")
     assert r.status_code == 404 and "not found page" in r.text
-    assert http.post("/").status_code == 405
-    assert http.post("/history/").status_code == 405
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+@pytest.mark.parametrize(
+    "path",
+    ["/no/such/page", "/jobs/01JD6Z5Q3M8X4K2V7B9N0C1D2E/nope",
+     "/jobs/01JD6Z5Q3M8X4K2V7B9N0C1D2E/cancel/extra", "/history/nope", "/_next/nope.js"],
+)
+def test_unknown_path_is_404_for_every_method(http: httpx.Client, method: str, path: str) -> None:
+    r = http.request(method, path)
+    assert r.status_code == 404, (method, path, r.status_code, r.text)
+    assert r.json() == {"detail": "Not Found"}
+
+
+@pytest.mark.parametrize("path", ["/", "/history/", "/history", "/_next/static/chunks/app.js"])
+def test_a_page_or_asset_called_with_another_method_is_405(http: httpx.Client, path: str) -> None:
+    r = http.post(path)
+    assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD"
+
+
+def test_a_known_api_path_with_another_method_is_405_from_its_route(http: httpx.Client) -> None:
+    r = http.delete("/jobs/01JD6Z5Q3M8X4K2V7B9N0C1D2E")
+    assert r.status_code == 405 and r.headers["allow"] == "GET"
+    r = http.put("/jobs")
+    assert r.status_code == 405 and r.headers["allow"] in {"GET", "POST"}  # the first route's
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +121,7 @@ def test_without_a_build_the_root_points_to_the_docs(api_without_ui: httpx.Clien
     r = api_without_ui.get("/")
     assert r.status_code == 307 and r.headers["location"] == "/docs"
     assert api_without_ui.get("/history").status_code == 404
+    assert api_without_ui.post("/jobs/01JD6Z5Q3M8X4K2V7B9N0C1D2E/nope").status_code == 404
 
 
 def test_cors_is_open_to_the_configured_origins_only(http: httpx.Client) -> None:
