@@ -2,7 +2,6 @@
 
 import re
 
-import fakeredis
 import pytest
 
 from src.queue import scripts
@@ -35,12 +34,38 @@ def test_circular_include_is_refused(tmp_path, monkeypatch):
         scripts._resolve("a")
 
 
-async def test_scripts_reload_after_script_flush():
-    r = fakeredis.FakeAsyncRedis()
-    await r.script_flush()
-    got = await scripts.run(r, "claim", ["{t}:processing:w", "{t}:queue:q"], [5])
-    assert got == []
-    await r.rpush("{t}:queue:q", "a", "b")
-    await r.script_flush()
-    res = await scripts.run_many(r, [("claim", ["{t}:processing:w", "{t}:queue:q"], [1])] * 3)
-    assert sorted(x[0] for x in res if x) == [b"a", b"b"] and res[-1] == []
+async def test_run_reloads_a_script_the_server_forgot(redis, namespace):
+    """SCRIPT FLUSH (or a restart) empties the server's cache: EVALSHA answers NOSCRIPT,
+    and `run` loads the script and repeats the call."""
+    claim = scripts.load_all()["claim"]
+    proc, queue = f"{{{namespace}}}:processing:w", f"{{{namespace}}}:queue:q"
+    await redis.script_flush()
+    assert await redis.script_exists(claim.sha) == [False]
+    assert await scripts.run(redis, "claim", [proc, queue], [5]) == []
+    assert await redis.script_exists(claim.sha) == [True]
+    await redis.rpush(queue, "a", "b", "c")
+    await redis.script_flush()
+    assert await scripts.run(redis, "claim", [proc, queue], [2]) == [b"c", b"b"]
+    assert await redis.lrange(proc, 0, -1) == [b"b", b"c"]
+    assert await redis.lrange(queue, 0, -1) == [b"a"]
+    await redis.delete(proc, queue)
+
+
+async def test_run_many_repeats_only_the_calls_refused_with_noscript(redis, namespace):
+    """A pipeline where the server knows `ratelimit` but not `claim`: the ratelimit call
+    runs once, the two refused claims are repeated once each after loading, the answers
+    come back in call order, and the plain command queued after them runs once."""
+    proc, queue = f"{{{namespace}}}:processing:w", f"{{{namespace}}}:queue:q"
+    limit, counter = f"{{{namespace}}}:ratelimit:x", f"{{{namespace}}}:n"
+    await redis.rpush(queue, "a", "b", "c", "d")
+    await redis.script_flush()
+    await redis.script_load(scripts.load_all()["ratelimit"].source)
+    ask = ("ratelimit", [limit], [10, 0, 0, 60_000, 20, ""])  # 10 requests a minute
+    calls = [("claim", [proc, queue], [1]), ask, ("claim", [proc, queue], [2])]
+    res = await scripts.run_many(redis, calls, then=lambda pipe: pipe.incr(counter))
+    assert res == [[b"d"], 0, [b"c", b"b"], 1]
+    assert await redis.lrange(queue, 0, -1) == [b"a"]
+    assert await redis.lrange(proc, 0, -1) == [b"b", b"c", b"d"]
+    assert [int(v) for v in await redis.hvals(limit)] == [1]  # one request counted
+    assert await redis.get(counter) == b"1"
+    await redis.delete(proc, queue, limit, counter)

@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from datetime import datetime
 
 import orjson
 
@@ -40,29 +41,41 @@ async def test_failures_retry_with_backoff_then_succeed(client, worker):
     job = await client.enqueue("fail", {"times": 2, "message": "flaky"}, max_attempts=3)
     rec = await client.wait(job.id, 20)
     assert rec["status"] == "succeeded" and rec["attempt"] == 3
-    statuses = [(e["status"], e["at"]) for _, e in await client.events(job.id) if e["type"] == "status"]
-    assert [s for s, _ in statuses] == ["running", "scheduled", "running", "scheduled", "running",
-                                        "succeeded"]
+    statuses = [e["status"] for _, e in await client.events(job.id) if e["type"] == "status"]
+    # each back-off: scheduled, then queued again when due (promotion), then running
+    assert statuses == ["running", "scheduled", "queued", "running", "scheduled", "queued",
+                        "running", "succeeded"]
     stats = await client.queues()
     assert stats["queues"][0]["retried"] == 2
 
 
 async def test_backoff_grows_exponentially(client, worker):
-    # AGENTQ_RETRY_BASE_S=0.2: waits of 0.1–0.2 s, then 0.2–0.4 s, then 0.4–0.8 s (jitter 0.5–1).
-    worker()
-    job = await client.enqueue("fail", {"times": 3}, max_attempts=4)
-    await client.wait(job.id, 20)
-    from datetime import datetime
+    """The wait before attempt n+1 is base * 2**(n-1), times a jitter of 0.5-1.
 
-    def ts(e):
-        return datetime.fromisoformat(e["at"].replace("Z", "+00:00")).timestamp()
+    With a base of 0.25 s the five waits fall in [0.125, 0.25], [0.25, 0.5], [0.5, 1],
+    [1, 2] and [2, 4] seconds. A job cannot run before it is due, so each measured gap
+    is at least its lower bound whatever the load; the upper bounds allow for promotion
+    (every 0.25 s) and a slow machine. A constant or a linear wait (base * n, at most
+    1.25 s for the fifth) fails the last lower bounds, a faster growth the upper ones."""
+    base, retries, slack = 0.25, 5, 1.0
+    worker(env={"AGENTQ_RETRY_BASE_S": str(base)})
+    job = await client.enqueue("fail", {"times": retries}, max_attempts=retries + 1)
+    rec = await client.wait(job.id, 30)
+    assert rec["status"] == "succeeded" and rec["attempt"] == retries + 1, rec
 
     evs = [e for _, e in await client.events(job.id) if e["type"] == "status"]
-    gaps = [ts(b) - ts(a) for a, b in zip(evs, evs[1:], strict=False)
+    expected = ["running", "scheduled", "queued"] * retries + ["running", "succeeded"]
+    assert [e["status"] for e in evs] == expected
+    gaps = [_epoch(b["at"]) - _epoch(a["at"]) for a, b in zip(evs, evs[2:], strict=False)
             if a["status"] == "scheduled" and b["status"] == "running"]
-    assert len(gaps) == 3
-    for gap, (low, high) in zip(gaps, [(0.1, 0.2), (0.2, 0.4), (0.4, 0.8)], strict=True):
-        assert low - 0.01 <= gap <= high + 0.6, gaps
+    assert len(gaps) == retries
+    for n, gap in enumerate(gaps, 1):
+        low, high = base * 2 ** (n - 1) * 0.5, base * 2 ** (n - 1)
+        assert low - 0.02 <= gap <= high + slack, (n, gaps)
+
+
+def _epoch(at: str) -> float:
+    return datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
 
 
 async def test_exhausted_attempts_dead_letter_the_job(client, worker, redis):
@@ -74,7 +87,14 @@ async def test_exhausted_attempts_dead_letter_the_job(client, worker, redis):
     dead = await client.dead()
     assert [d["id"] for d in dead] == [job.id]
     assert (await client.requeue_dead([job.id])) == 1
-    assert (await client.get(job.id))["status"] in ("queued", "running", "scheduled", "failed")
+    # Back from a fresh first attempt: it leaves `failed` at once (its next failure is at
+    # least a run and a back-off away), runs twice more and is dead-lettered again.
+    assert (await client.get(job.id))["status"] in ("queued", "running", "scheduled")
+    await wait_for(lambda: _dead(client, 1), timeout=20)
+    rec = await client.get(job.id)
+    assert rec["status"] == "failed" and rec["attempt"] == 2
+    statuses = [e["status"] for _, e in await client.events(job.id) if e["type"] == "status"]
+    assert statuses.count("running") == 4, statuses
 
 
 async def test_retry_exception_reschedules_after_its_delay(client, worker):
@@ -180,20 +200,31 @@ async def _dead(client, n):
 
 
 async def test_watchdog_ends_an_attempt_that_ignores_its_timeout(client, worker):
-    worker()
+    """`stubborn` swallows the cancellation of its 0.5 s timeout and would run ~20 s: the
+    watchdog alone can record its end, and only it frees the worker's one slot."""
+    worker(concurrency=1)
     job = await client.enqueue("stubborn", {})
     await wait_for(lambda: _status(client, job.id, "running"))
     started = time.monotonic()
     rec = await client.wait(job.id, 15)
-    assert rec["status"] == "failed" and rec["error"]["type"] == "timeout"
-    assert "abandoned" in rec["error"]["message"]
+    assert rec["status"] == "failed", rec  # `wait` answers the `running` record on timeout
+    assert rec["error"]["type"] == "timeout" and "abandoned" in rec["error"]["message"]
     assert time.monotonic() - started < 0.5 + 1.0 + 0.5 + 3  # timeout + margin + a heartbeat
+    statuses = [e["status"] for _, e in await client.events(job.id) if e["type"] == "status"]
+    assert statuses == ["running", "failed"]
+    assert [d["id"] for d in await client.dead()] == [job.id]
+    # The task is still spinning, yet the slot is free again: the next job runs now.
+    ok = await client.enqueue("add", {"x": 1, "y": 1})
+    assert (await client.wait(ok.id, 5))["status"] == "succeeded"
+    assert time.monotonic() - started < 15  # well before `stubborn` would have returned
+    assert (await client.get(job.id)) == rec
 
 
 async def test_hung_threads_time_out_and_do_not_starve_other_jobs(client, worker):
     worker(concurrency=8)
     hung = [await client.enqueue("hung_thread", {}) for _ in range(8)]
     recs = [await client.wait(j.id, 10) for j in hung]
-    assert {r["status"] for r in recs} == {"failed"} and {r["error"]["type"] for r in recs} == {"timeout"}
+    assert {r["status"] for r in recs} == {"failed"}
+    assert {r["error"]["type"] for r in recs} == {"timeout"}
     ok = [await client.enqueue("slow_sync", {"seconds": 0.2}) for _ in range(4)]
     assert [(await client.wait(j.id, 10))["status"] for j in ok] == ["succeeded"] * 4

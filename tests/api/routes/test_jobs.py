@@ -176,11 +176,53 @@ class TestSubmit:
         assert done["result"] == 2
         assert time.monotonic() - start >= 1.4
 
-    def test_task_defaults_apply_and_can_be_overridden(
-        self, http: httpx.Client, queue_name: str
+    @staticmethod
+    def _queued_envelope(redis_url: str, api: Server, queue: str, job_id: str) -> dict[str, Any]:
+        """The envelope of a job waiting in `queue` (CONTRACT §5: `{ns}:queue:{queue}`)."""
+        import redis
+
+        with redis.Redis.from_url(redis_url) as r:
+            raws = r.lrange(f"{{{api.namespace}}}:queue:{queue}", 0, -1)
+        envs = [json.loads(raw) for raw in raws]
+        return next(e for e in envs if e["id"] == job_id)
+
+    def test_task_defaults_apply(
+        self, http: httpx.Client, api: Server, queue_name: str, redis_url: str
     ) -> None:
-        r = submit(http, {"type": "echo", "queue": queue_name, "max_attempts": 7})
+        # The tasks' own values, as declared in src/worker/tasks/: webhook_event has
+        # max_attempts=5 and timeout_s=30, echo timeout_s=10; neither is the generic 3 / 600.
+        body = {"source": "github", "body": {"action": "opened"}}
+        for type_, payload, (max_attempts, timeout_s) in (
+            ("webhook_event", body, (5, 30)),
+            ("echo", {"n": 1}, (3, 10)),
+        ):
+            r = submit(http, {"type": type_, "payload": payload, "queue": queue_name})
+            assert r.status_code == 202, r.text
+            job = r.json()
+            assert job["max_attempts"] == max_attempts, type_
+            env = self._queued_envelope(redis_url, api, queue_name, job["id"])
+            assert env["max_attempts"] == max_attempts, type_
+            # absent means "the task's own" (CONTRACT §5); present, it must be that value
+            assert env.get("timeout_s", timeout_s) == timeout_s, type_
+
+    def test_task_defaults_can_be_overridden(
+        self, http: httpx.Client, api: Server, queue_name: str, redis_url: str
+    ) -> None:
+        body = {"source": "github", "body": {"action": "opened"}}
+        r = submit(
+            http,
+            {
+                "type": "webhook_event",
+                "payload": body,
+                "queue": queue_name,
+                "max_attempts": 7,
+                "timeout_s": 45,
+            },
+        )
+        assert r.status_code == 202, r.text
         assert r.json()["max_attempts"] == 7
+        env = self._queued_envelope(redis_url, api, queue_name, r.json()["id"])
+        assert env["max_attempts"] == 7 and env["timeout_s"] == 45
 
     def test_callback_to_a_private_address_is_422(self, http: httpx.Client) -> None:
         for url in (
