@@ -88,7 +88,7 @@ async def _follow(client: Client, job_id: str, timeout_s: float | None) -> dict[
 
 
 async def _submit(client: Client, args: argparse.Namespace) -> int:
-    from src.worker.registry import UnknownTask, load_task_modules
+    from src.queue.registry import InvalidPayload, UnknownTask, load_task_modules
 
     try:
         payload = json.loads(args.payload)
@@ -106,8 +106,8 @@ async def _submit(client: Client, args: argparse.Namespace) -> int:
             f"agentq: unknown task type {args.type!r}; known: {', '.join(registry.names())}\n"
         )
         return EXIT_USAGE
-    except ValidationError as exc:
-        for err in exc.errors(include_url=False):
+    except InvalidPayload as exc:
+        for err in exc.validation_error.errors(include_url=False):
             where = ".".join(str(p) for p in ("payload", *err["loc"]))
             sys.stderr.write(f"agentq: {where}: {err['msg']}\n")
         return EXIT_USAGE

@@ -22,7 +22,7 @@ from src.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from src.api.routes import health, jobs, queues, webhooks
 from src.api.settings import ApiSettings, get_settings
 from src.queue import Client
-from src.worker.registry import load_task_modules
+from src.queue.registry import load_task_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,7 +112,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_payload_bytes)
     # AGENTQ_RATE_LIMIT: 429 on POST /jobs; inside CORS and metrics
-    ratelimit.install(app, settings)
+    ratelimit.install(app, settings.rate_limit, settings.api_keys)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -24,17 +24,14 @@ import hmac
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from redis import exceptions as redis_errors
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from src.queue import scripts
-
-if TYPE_CHECKING:
-    from src.api.settings import ApiSettings
+from src.queue import ops
 
 SLOTS = 20  # the window's resolution: room comes back at most period/20 late
 
@@ -139,20 +136,18 @@ class RateLimitMiddleware:
             return 0
         key = client.keys.ratelimit("api:" + self.who(scope))
         try:
-            wait = await scripts.run(
-                client.redis,
-                "ratelimit",
-                [key],
-                [self.rate.limit, 0, 0, int(self.rate.period_s * 1000), SLOTS, ""],
+            wait = await ops.ratelimit(
+                client.redis, key, rpm=self.rate.limit, tpm=0, tokens=0,
+                period_ms=int(self.rate.period_s * 1000), slots=SLOTS,
             )
         except _UNAVAILABLE:
             return 0  # fail open: the route answers 503 itself
         return int(wait or 0)
 
 
-def install(app: Any, settings: ApiSettings) -> Rate | None:
-    """Add the middleware when a rate is configured (`settings.rate_limit`, AGENTQ_RATE_LIMIT)."""
-    rate = Rate.parse(settings.rate_limit)
+def install(app: Any, rate_limit: str, api_keys: list[str]) -> Rate | None:
+    """Add the middleware when a rate is configured (`AGENTQ_RATE_LIMIT`)."""
+    rate = Rate.parse(rate_limit)
     if rate is not None:
-        app.add_middleware(RateLimitMiddleware, rate=rate, api_keys=list(settings.api_keys))
+        app.add_middleware(RateLimitMiddleware, rate=rate, api_keys=list(api_keys))
     return rate

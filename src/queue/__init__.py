@@ -1,13 +1,25 @@
-"""The queue core: keys, envelope and record, Lua scripts, and the client."""
+"""The queue core: keys, envelope and record, Lua scripts and their typed operations,
+the task registry, and the client."""
 
-from .client import Client, Enqueued, SyncClient
-from .errors import JobConflict, JobNotFound, QueueError, RedisUnavailable, StaleAttempt
+from .client import Client, Enqueued
+from .errors import (
+    InvalidPayload,
+    JobConflict,
+    JobNotFound,
+    QueueError,
+    RedisUnavailable,
+    StaleAttempt,
+    UnknownTask,
+)
 from .keys import Keys
-from .models import ACTIVE, TERMINAL, Envelope, JobRecord, Status, new_id
+from .models import TERMINAL, Envelope, Status, new_id
+from .registry import Registry, TaskDef, registry, task
 from .settings import Settings, get_settings
+from .sync import SyncClient
 
 __all__ = [
-    "ACTIVE", "TERMINAL", "Client", "Enqueued", "Envelope", "JobConflict", "JobNotFound",
-    "JobRecord", "Keys", "QueueError", "RedisUnavailable", "Settings", "StaleAttempt",
-    "Status", "SyncClient", "get_settings", "new_id",
+    "TERMINAL", "Client", "Enqueued", "Envelope", "InvalidPayload", "JobConflict",
+    "JobNotFound", "Keys", "QueueError", "RedisUnavailable", "Registry", "Settings",
+    "StaleAttempt", "Status", "SyncClient", "TaskDef", "UnknownTask", "get_settings", "new_id",
+    "registry", "task",
 ]

@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 
-from . import scripts
 from .connection import connect
-from .errors import JobConflict, JobNotFound, ScriptError, atranslate_redis_errors
+from .errors import JobConflict, JobNotFound, atranslate_redis_errors
 from .keys import Keys
-from .models import TERMINAL, Envelope, Status, dumps, event, iso, make_record, new_id, status_event
-from .scripts import Code
+from .models import TERMINAL, Envelope, Status, envelope_of, error, iso, make_record, new_id
+from .ops import Cancelled, Ops, Resubmitted
+from .registry import Registry, registry
 from .settings import Settings, get_settings
 
-T = TypeVar("T")
-
-EVENTS_MAX = 1000
 _LIST_SCAN_MAX = 5000
-DEFAULT_MAX_ATTEMPTS = 3
-
-#: task name -> (max_attempts, timeout_s) declared by `@task` in this process; enqueue uses
-#: them when the caller does not say (a task unknown here gets 3 attempts and, in the
-#: worker, its own timeout).
-TASK_DEFAULTS: dict[str, tuple[int, float]] = {}
+_CAS_TRIES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,19 +35,26 @@ def _loads(raw: bytes | str | None) -> Any:
 
 
 class Client:
-    """An asyncio client of one namespace on one Redis. Safe to share between tasks."""
+    """An asyncio client of one namespace on one Redis. Safe to share between tasks.
 
-    def __init__(self, redis: Any, namespace: str = "agentq", settings: Settings | None = None):
+    `tasks` is the registry whose known task types are validated on enqueue (and whose
+    `max_attempts` is the default); types it does not know are enqueued as they are.
+    """
+
+    def __init__(self, redis: Any, namespace: str = "agentq", settings: Settings | None = None,
+                 *, tasks: Registry = registry) -> None:
         self.redis = redis
         self.keys = Keys(namespace)
         self.settings = settings or get_settings()
+        self.tasks = tasks
+        self.ops = Ops(redis, self.keys, self.settings)
 
     @classmethod
     def from_url(cls, url: str, namespace: str = "agentq", *, settings: Settings | None = None,
-                 cluster: bool | None = None, **kw: Any) -> Client:
+                 cluster: bool | None = None, tasks: Registry = registry, **kw: Any) -> Client:
         settings = settings or get_settings()
         use_cluster = settings.redis_cluster if cluster is None else cluster
-        return cls(connect(url, cluster=use_cluster, **kw), namespace, settings)
+        return cls(connect(url, cluster=use_cluster, **kw), namespace, settings, tasks=tasks)
 
     @classmethod
     def from_env(cls, **kw: Any) -> Client:
@@ -80,56 +76,49 @@ class Client:
 
     # -- enqueue ----------------------------------------------------------------
 
-    def _enqueue_call(
+    def _prepare(
         self, type: str, payload: Any, *, queue: str = "default", max_attempts: int | None = None,
         timeout_s: float | None = None, delay_s: float = 0, idempotency_key: str | None = None,
         callback_url: str | None = None, job_id: str | None = None,
-    ) -> tuple[tuple[str, list[str], list[Any]], dict[str, Any]]:
+    ) -> tuple[Any, dict[str, Any]]:
+        payload = {} if payload is None else payload
+        if type in self.tasks:
+            self.tasks.validate(type, payload)  # InvalidPayload names the field
         now = time.time()
-        if max_attempts is None:
-            max_attempts = TASK_DEFAULTS.get(type, (DEFAULT_MAX_ATTEMPTS, 0))[0]
         env = Envelope(
             id=job_id or new_id(), type=type, queue=queue, payload=payload, attempt=1,
-            max_attempts=max_attempts, timeout_s=timeout_s, enqueued_at=now,
-            callback_url=callback_url,
+            max_attempts=max_attempts or self.tasks.defaults_for(type)[0], timeout_s=timeout_s,
+            enqueued_at=now, callback_url=callback_url,
         )
-        delayed = delay_s > 0
-        record = make_record(env, Status.SCHEDULED if delayed else Status.QUEUED, attempt=0)
-        k = self.keys
-        call = (
-            "enqueue",
-            [k.job(env.id), k.scheduled if delayed else k.queue(queue), k.jobs,
-             k.idem(idempotency_key or ""), k.stats],
-            [env.id, dumps(record), env.dump(), self.settings.job_ttl_s, int(now * 1000),
-             int((now + delay_s) * 1000) if delayed else 0, self.settings.jobs_index_max,
-             f"{queue}:enqueued", 1 if idempotency_key else 0],
-        )
-        return call, record
+        due_ms = int((now + delay_s) * 1000) if delay_s > 0 else 0
+        record = make_record(env, Status.SCHEDULED if due_ms else Status.QUEUED, attempt=0)
+        return self.ops.enqueue(env, record, due_ms=due_ms, idempotency_key=idempotency_key), record
 
     async def enqueue(self, type: str, payload: Any = None, **options: Any) -> Enqueued:
-        """Enqueue one job in one round trip; see CONTRACT §7b for the options."""
-        call, record = self._enqueue_call(type, {} if payload is None else payload, **options)
+        """Enqueue one job in one round trip; see CONTRACT §7b for the options.
+
+        Raises `InvalidPayload` when a task known here refuses the payload.
+        """
+        call, record = self._prepare(type, payload, **options)
         async with atranslate_redis_errors():
-            created, job_id = await scripts.run(self.redis, *call)
-            return await self._enqueued(created, job_id, record)
+            return await self._enqueued(await call, record)
 
     async def enqueue_many(self, jobs: Iterable[Mapping[str, Any]]) -> list[Enqueued]:
         """Enqueue a batch in one round trip. Each item: {type, payload, **options}."""
         prepared = []
         for spec in jobs:
             spec = dict(spec)
-            prepared.append(self._enqueue_call(spec.pop("type"), spec.pop("payload", {}), **spec))
+            prepared.append(self._prepare(spec.pop("type"), spec.pop("payload", None), **spec))
         async with atranslate_redis_errors():
-            results = await scripts.run_many(self.redis, [call for call, _ in prepared])
-            return [await self._enqueued(c, i, rec)
-                    for (c, i), (_, rec) in zip(results, prepared, strict=True)]
+            results = await self.ops.run_all([call for call, _ in prepared])
+            return [await self._enqueued(r, rec) for r, (_, rec) in zip(results, prepared,
+                                                                         strict=True)]
 
-    async def _enqueued(self, created: int, job_id: bytes | str, record: dict[str, Any]) -> Enqueued:
-        if created:
+    async def _enqueued(self, result: Any, record: dict[str, Any]) -> Enqueued:
+        if result.created:
             return Enqueued(record["id"], record, True)
-        job_id = job_id.decode() if isinstance(job_id, bytes) else job_id
-        existing = await self.get(job_id)
-        return Enqueued(job_id, existing or record, False)
+        existing = await self.get(result.job_id)
+        return Enqueued(result.job_id, existing or record, False)
 
     # -- read -------------------------------------------------------------------
 
@@ -160,18 +149,17 @@ class Client:
                 start = rank + 1
             scanned, chunk, last = 0, max(limit * 2, 100), None
             while scanned < _LIST_SCAN_MAX:
-                ids = [i.decode() for i in await self.redis.zrevrange(k.jobs, start, start + chunk - 1)]
+                ids = [i.decode() for i in await self.redis.zrevrange(k.jobs, start,
+                                                                       start + chunk - 1)]
                 if not ids:
                     return out, None
-                raws = await self.redis.mget([k.job(i) for i in ids])
-                for job_id, raw in zip(ids, raws, strict=True):
+                for job_id, raw in zip(ids, await self.redis.mget([k.job(i) for i in ids]),
+                                       strict=True):
                     scanned += 1
                     last = job_id
-                    if raw is None:
-                        continue
-                    rec = orjson.loads(raw)
-                    if ((status and rec["status"] != status) or (type and rec["type"] != type)
-                            or (queue and rec["queue"] != queue)):
+                    rec = _loads(raw)
+                    if rec is None or (status and rec["status"] != status) or (
+                            type and rec["type"] != type) or (queue and rec["queue"] != queue):
                         continue
                     out.append(rec)
                     if len(out) == limit:
@@ -206,7 +194,8 @@ class Client:
                 async with atranslate_redis_errors():
                     last = await self.redis.xrevrange(self.keys.events(job_id), count=1)
                 last_event = last[0][0].decode() if last else "0-0"
-            evs = await self.events(job_id, after=last_event, block_ms=max(1, int(min(left, 1.0) * 1000)))
+            evs = await self.events(job_id, after=last_event,
+                                    block_ms=max(1, int(min(left, 1.0) * 1000)))
             if evs:
                 last_event = evs[-1][0]
 
@@ -214,53 +203,43 @@ class Client:
 
     async def cancel(self, job_id: str) -> dict[str, Any]:
         """Cancel a job: queued or scheduled at once, running within a heartbeat."""
-        k, s = self.keys, self.settings
         async with atranslate_redis_errors():
-            for _ in range(5):
+            for _ in range(_CAS_TRIES):
                 raw, rec = await self._get_raw(job_id)
                 if rec["status"] in TERMINAL:
                     raise JobConflict(job_id, rec["status"], "cancel")
                 cancelled = {**rec, "status": Status.CANCELLED.value,
-                             "finished_at": _now_iso(),
-                             "error": {"type": "cancelled", "message": "cancelled by request"}}
-                code = await scripts.run(self.redis, "cancel",
-                    [k.job(job_id), k.cancel(job_id), k.events(job_id), k.stats],
-                    [raw, dumps(cancelled), s.job_ttl_s, s.result_ttl_s, status_event(cancelled),
-                     EVENTS_MAX, f"{rec['queue']}:cancelled"])
-                if code == Code.OK:
+                             "finished_at": iso(time.time()),
+                             "error": error("cancelled", "cancelled by request")}
+                code = await self.ops.cancel(raw, rec, cancelled)
+                if code is Cancelled.NOW:
                     return cancelled
-                if code == 2:
+                if code is Cancelled.REQUESTED:
                     return rec
-                if code == Code.NOT_FOUND:
+                if code is Cancelled.NO_RECORD:
                     raise JobNotFound(job_id)
-                if code == Code.FINISHED:
-                    continue  # re-read to report the final status
-                if code != Code.CHANGED:
-                    raise ScriptError(f"cancel answered {code}")
+                # FINISHED or CHANGED: read again to report the state it is in now
             raise JobConflict(job_id, rec["status"], "cancel")
 
     async def retry(self, job_id: str) -> dict[str, Any]:
-        """Run a failed or cancelled job again, from attempt 1."""
-        k, s = self.keys, self.settings
+        """Run a failed or cancelled job again from attempt 1, with the options it had.
+
+        Of several retries sent at once exactly one starts it: the others get `JobConflict`.
+        """
         async with atranslate_redis_errors():
-            for _ in range(5):
-                raw, rec = await self._get_raw(job_id)
-                if rec["status"] not in (Status.FAILED, Status.CANCELLED):
-                    raise JobConflict(job_id, rec["status"], "retry")
-                env = Envelope(id=job_id, type=rec["type"], queue=rec["queue"],
-                               payload=rec["payload"], attempt=1,
-                               max_attempts=rec.get("max_attempts") or 1,
-                               created_at=_parse_iso(rec.get("created_at")))
-                queued = make_record(env, Status.QUEUED, attempt=0)
-                code = await scripts.run(self.redis, "resubmit",
-                    [k.job(job_id), k.cancel(job_id), k.queue(env.queue), k.events(job_id), k.stats],
-                    [raw, dumps(queued), env.dump(), s.job_ttl_s, status_event(queued), EVENTS_MAX,
-                     f"{env.queue}:enqueued"])
-                if code == Code.OK:
-                    return queued
-                if code == Code.NOT_FOUND:
-                    raise JobNotFound(job_id)
-            raise JobConflict(job_id, rec["status"], "retry")
+            raw, rec = await self._get_raw(job_id)
+            if rec["status"] not in (Status.FAILED, Status.CANCELLED):
+                raise JobConflict(job_id, rec["status"], "retry")
+            env = envelope_of(rec)
+            queued = make_record(env, Status.QUEUED, attempt=0)
+            code = await self.ops.resubmit(raw, queued, env)
+            if code is Resubmitted.QUEUED:
+                return queued
+            if code is Resubmitted.NO_RECORD:
+                raise JobNotFound(job_id)
+            current = await self.get(job_id)
+            raise JobConflict(job_id, (current or rec)["status"], "retry (it was just retried)"
+                              if code is Resubmitted.CHANGED else "retry")
 
     # -- overview ---------------------------------------------------------------
 
@@ -312,7 +291,7 @@ class Client:
         for (w, score), raw in zip(live, infos, strict=True):
             info = _loads(raw) or {"host": None, "pid": None, "queues": [], "concurrency": None,
                                    "jobs": []}
-            out.append({"id": w, **info, "last_heartbeat": _iso_ms(score)})
+            out.append({"id": w, **info, "last_heartbeat": iso(score / 1000)})
         return out
 
     async def dead(self, limit: int = 50) -> list[dict[str, Any]]:
@@ -328,12 +307,14 @@ class Client:
         return out
 
     async def requeue_dead(self, ids: Sequence[str] | None = None, limit: int = 1000) -> int:
-        """Put dead-lettered jobs (all, or those with the given ids) back, from attempt 1."""
-        k, s = self.keys, self.settings
+        """Put dead-lettered jobs (all, or those with the given ids) back, from attempt 1.
+
+        Each goes back at most once however many callers ask at the same time.
+        """
         wanted = set(ids) if ids else None
-        moved = 0
+        calls = []
         async with atranslate_redis_errors():
-            for raw in await self.redis.lrange(k.dead, 0, limit - 1):
+            for raw in await self.redis.lrange(self.keys.dead, 0, limit - 1):
                 try:
                     env = Envelope.model_validate_json(raw)
                 except ValueError:
@@ -341,77 +322,11 @@ class Client:
                 if wanted is not None and env.id not in wanted:
                     continue
                 fresh = env.next_attempt(1)
-                queued = make_record(fresh, Status.QUEUED, attempt=0)
-                async with self.redis.pipeline(transaction=True) as pipe:
-                    pipe.lrem(k.dead, 1, raw)
-                    pipe.set(k.job(env.id), dumps(queued), ex=s.job_ttl_s)
-                    pipe.delete(k.cancel(env.id))
-                    pipe.lpush(k.queue(env.queue), fresh.dump())
-                    removed, *_ = await pipe.execute()
-                moved += int(removed)
-        return moved
+                calls.append(self.ops.requeue(raw, fresh, make_record(fresh, Status.QUEUED,
+                                                                      attempt=0)))
+            if not calls:
+                return 0
+            return sum(await self.ops.run_all(calls))
 
 
-def _now_iso() -> str:
-    return iso(time.time()) or ""
-
-
-def _iso_ms(ms: float) -> str:
-    return iso(ms / 1000) or ""
-
-
-def _parse_iso(text: str | None) -> float | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-class SyncClient:
-    """The same client for synchronous code (Django, Flask, scripts).
-
-    It runs one `Client` on a private event loop in a daemon thread, so behaviour is the
-    asyncio client's, call for call.
-    """
-
-    def __init__(self, client_factory: Any) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="agentq-sync", daemon=True)
-        self._thread.start()
-        self._client: Client = self._call(_make(client_factory))
-
-    @classmethod
-    def from_url(cls, url: str, namespace: str = "agentq", **kw: Any) -> SyncClient:
-        return cls(lambda: Client.from_url(url, namespace, **kw))
-
-    @classmethod
-    def from_env(cls, **kw: Any) -> SyncClient:
-        return cls(lambda: Client.from_env(**kw))
-
-    def _call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._client, name)
-        if not asyncio.iscoroutinefunction(attr):
-            return attr
-        return lambda *a, **kw: self._call(attr(*a, **kw))
-
-    def close(self) -> None:
-        try:
-            self._call(self._client.close(), timeout=5)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> SyncClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-async def _make(factory: Any) -> Client:
-    return factory()
-
-
-__all__ = ["Client", "SyncClient", "Enqueued", "EVENTS_MAX", "event"]
+__all__ = ["Client", "Enqueued"]

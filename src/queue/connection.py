@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import redis.asyncio as aioredis
+from redis import exceptions as redis_errors
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
 from redis.exceptions import DataError
@@ -87,3 +88,10 @@ def connect(url: str, *, cluster: bool = False, socket_timeout: float | None = 1
     pool = _Pool.from_url(
         url, max_connections=max_connections, timeout=socket_timeout or 10.0, **options)
     return aioredis.Redis.from_pool(pool)
+
+
+#: What redis-py raises when Redis does not answer, or a cluster is failing over (a
+#: worker's loops wait and try again).
+REDIS_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError,
+              redis_errors.ClusterDownError, redis_errors.TryAgainError,
+              redis_errors.ReadOnlyError, redis_errors.MasterDownError)

@@ -5,6 +5,8 @@
     ├── JobConflict          the job is not in a state that allows the request  → HTTP 409
     ├── StaleAttempt         a fenced write from an attempt that no longer owns the job
     ├── ScriptError          a Lua script answered with a code we do not know
+    ├── UnknownTask          no task is registered under that name              → HTTP 422
+    ├── InvalidPayload       the payload does not fit the task's input model    → HTTP 422
     └── RedisUnavailable     Redis did not answer (connection refused, timeout) → HTTP 503
         └── RedisAuthFailed  Redis refused the credentials (wrong or missing password)
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
+from pydantic import ValidationError
 from redis import exceptions as redis_errors
 
 
@@ -46,6 +49,24 @@ class StaleAttempt(QueueError):
 
 class ScriptError(QueueError):
     """A Lua script returned a code the caller does not understand."""
+
+
+class UnknownTask(QueueError, LookupError):
+    """No task is registered under that name (in this process)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown task type {name!r}")
+        self.name = name
+
+
+class InvalidPayload(QueueError, ValueError):
+    """A payload that does not fit its task's input model; `errors` are pydantic's, by field."""
+
+    def __init__(self, type: str, exc: ValidationError) -> None:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "payload" for e in exc.errors())
+        super().__init__(f"invalid payload for task {type!r}: {fields}: {exc.errors()[0]['msg']}")
+        self.type = type
+        self.validation_error = exc
 
 
 class RedisUnavailable(QueueError):

@@ -49,6 +49,10 @@ class Keys:
     def stats(self) -> str:
         return f"{self.prefix}:stats"
 
+    @property
+    def callbacks(self) -> str:
+        return f"{self.prefix}:callbacks"
+
     # per queue, worker, job
     def queue(self, name: str) -> str:
         return f"{self.prefix}:queue:{name}"

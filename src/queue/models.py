@@ -37,7 +37,6 @@ class Status(StrEnum):
 
 
 TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
-ACTIVE = frozenset({Status.QUEUED, Status.SCHEDULED, Status.RUNNING})
 
 ErrorType = Literal["exception", "timeout", "lost", "cancelled", "invalid"]
 
@@ -123,31 +122,6 @@ class Envelope(BaseModel):
         )
 
 
-class JobError(BaseModel):
-    type: ErrorType
-    message: str
-
-
-class JobRecord(BaseModel):
-    """The job record of CONTRACT §3, as `GET /jobs/{id}` returns it."""
-
-    id: str
-    type: str
-    queue: str
-    status: Status
-    progress: int = Field(0, ge=0, le=100)
-    message: str | None = None
-    payload: Any = None
-    result: Any = None
-    error: JobError | None = None
-    attempt: int = 0
-    max_attempts: int = 3
-    created_at: str | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
-    worker: str | None = None
-
-
 def make_record(
     env: Envelope,
     status: Status,
@@ -161,8 +135,11 @@ def make_record(
     finished_at: float | None = None,
     worker: str | None = None,
 ) -> dict[str, Any]:
-    """The record for `env` in `status`, in the key order of CONTRACT §3."""
-    return {
+    """The record for `env` in `status`, in the key order of CONTRACT §3.
+
+    The options a retry must keep (`timeout_s`, `callback_url`) follow when they are set.
+    """
+    record = {
         "id": env.id,
         "type": env.type,
         "queue": env.queue,
@@ -179,6 +156,28 @@ def make_record(
         "finished_at": iso(finished_at),
         "worker": worker,
     }
+    if env.timeout_s is not None:
+        record["timeout_s"] = env.timeout_s
+    if env.callback_url is not None:
+        record["callback_url"] = env.callback_url
+    return record
+
+
+def envelope_of(record: dict[str, Any]) -> Envelope:
+    """A fresh envelope (attempt 1) for the job `record` describes, with its options."""
+    return Envelope(
+        id=record["id"], type=record["type"], queue=record["queue"], payload=record["payload"],
+        attempt=1, max_attempts=record.get("max_attempts") or 1,
+        timeout_s=record.get("timeout_s"), callback_url=record.get("callback_url"),
+        created_at=parse_iso(record.get("created_at")),
+    )
+
+
+def parse_iso(text: str | None) -> float | None:
+    """An ISO time of a record as epoch seconds (None stays None)."""
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def error(kind: ErrorType, message: str) -> dict[str, str]:

@@ -11,7 +11,6 @@ import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,17 +19,6 @@ from redis import exceptions as redis_errors
 
 LUA_DIR = Path(__file__).with_name("lua")
 _INCLUDE = re.compile(r'^--- @include "(?P<name>[\w-]+)"\s*$', re.M)
-
-
-class Code(IntEnum):
-    """Small integers the scripts answer with (see each script's header)."""
-
-    OK = 1
-    NOT_FOUND = -1
-    STALE = -2
-    CANCELLED = -3
-    FINISHED = -4
-    CHANGED = -5
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +94,3 @@ async def run_many(
         if isinstance(r, Exception):
             raise r
     return results
-
-
-def run_sync(redis: Any, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-    script = load_all()[name]
-    try:
-        return redis.evalsha(*_args(script, keys, args))
-    except redis_errors.NoScriptError:
-        redis.script_load(script.source)
-        return redis.evalsha(*_args(script, keys, args))

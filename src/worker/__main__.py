@@ -17,9 +17,9 @@ from pydantic import ValidationError
 
 from src.queue.errors import RedisAuthFailed, is_auth_failure
 from src.queue.redact import redact_url
+from src.queue.registry import load_task_modules
 from src.queue.settings import get_settings
 
-from .registry import load_task_modules
 from .runtime import TASK_THREAD_PREFIX, Worker, install_signal_handlers
 
 log = logging.getLogger("agentq.worker")
@@ -32,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tasks", default="", help="extra comma-separated task modules to import")
     p.add_argument("--burst", action="store_true", help="exit once the queues are empty")
     p.add_argument("--max-jobs", type=int, default=None,
-                   help="finish this many jobs, then exit cleanly (a supervisor starts a fresh one)")
+                   help="finish this many jobs, then exit cleanly (a supervisor starts a new one)")
     p.add_argument("--id", default=None, help="worker id (default host-pid-random)")
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
@@ -47,9 +47,9 @@ async def _main(args: argparse.Namespace) -> int:
         return 2
     modules = [m for m in (*settings.task_module_list, *args.tasks.split(",")) if m.strip()]
     registry = load_task_modules([m.strip() for m in modules])
-    worker = Worker(settings, registry, queues=[q.strip() for q in args.queues.split(",") if q.strip()],
-                    concurrency=args.concurrency, burst=args.burst, max_jobs=args.max_jobs,
-                    worker_id=args.id)
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    worker = Worker(settings, registry, queues=queues, concurrency=args.concurrency,
+                    burst=args.burst, max_jobs=args.max_jobs, worker_id=args.id)
     install_signal_handlers(worker)
     url = redact_url(settings.redis_url)
     log.info("worker %s: Redis at %s, namespace %s", worker.id, url, settings.namespace)

@@ -8,17 +8,14 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import orjson
 
-from src.queue import scripts
-from src.queue.client import EVENTS_MAX
 from src.queue.errors import StaleAttempt
-from src.queue.models import Envelope, dumps, event
-
-if TYPE_CHECKING:
-    from .runtime import Worker
+from src.queue.keys import Keys
+from src.queue.models import Envelope, event
+from src.queue.ops import Fenced, Ops
 
 T = TypeVar("T")
 _THREAD_CALL_TIMEOUT_S = 60.0
@@ -33,8 +30,9 @@ class JobContext:
     them) and plain blocking calls when called from a sync task's thread.
     """
 
-    def __init__(self, worker: Worker, env: Envelope, record: dict[str, Any]) -> None:
-        self._worker = worker
+    def __init__(self, ops: Ops, worker_id: str, env: Envelope, record: dict[str, Any]) -> None:
+        self._ops = ops
+        self._worker_id = worker_id
         self._env = env
         self.record = record
         self._cancelled = False
@@ -66,16 +64,21 @@ class JobContext:
 
     @property
     def redis(self) -> Any:
-        return self._worker.redis
+        """The worker's Redis client, for a task's own keys."""
+        return self._ops.redis
 
     @property
-    def keys(self) -> Any:
-        return self._worker.keys
+    def keys(self) -> Keys:
+        return self._ops.keys
 
     @property
     def cancelled(self) -> bool:
         """True once a cancel was requested for this job; stop as soon as you can."""
         return self._cancelled
+
+    def request_cancel(self) -> None:
+        """Called by the worker when a cancel request arrives."""
+        self._cancelled = True
 
     # -- writes -----------------------------------------------------------------
 
@@ -106,7 +109,8 @@ class JobContext:
         return self._call_from_thread(coro)
 
     def _call_from_thread(self, coro: Awaitable[T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(_THREAD_CALL_TIMEOUT_S)  # type: ignore[arg-type]
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
+        return future.result(_THREAD_CALL_TIMEOUT_S)
 
     async def _progress(self, percent: int, message: str | None) -> None:
         rec = self.record
@@ -114,25 +118,23 @@ class JobContext:
         if percent == rec["progress"] and message == rec["message"]:
             return
         rec["progress"], rec["message"] = percent, message
-        await self._write(dumps(rec), event("progress", progress=percent, message=message))
+        await self._write(rec, event("progress", progress=percent, message=message))
 
-    async def _write(self, record_json: str | None, event_json: str) -> None:
-        w, env = self._worker, self._env
-        code = await scripts.run(
-            w.redis, "progress", [w.keys.job(env.id), w.keys.events(env.id)],
-            [env.attempt, w.id, record_json or "", w.settings.job_ttl_s, event_json, EVENTS_MAX],
-        )
-        if code != scripts.Code.OK:
-            raise StaleAttempt(f"job {env.id} attempt {env.attempt} no longer belongs to {w.id}")
+    async def _write(self, record: dict[str, Any] | None, event_json: str) -> None:
+        code = await self._ops.progress(self._env, self._worker_id, record, event_json)
+        if code is not Fenced.OK:
+            raise StaleAttempt(f"job {self.job_id} attempt {self.attempt} no longer belongs to "
+                               f"{self._worker_id}")
 
     async def _step_get(self, name: str) -> bytes | None:
-        return await self._worker.redis.hget(self._worker.keys.steps(self.job_id), name)
+        result: bytes | None = await self._ops.redis.hget(self.keys.steps(self.job_id), name)
+        return result
 
     async def _step_put(self, name: str, result: Any) -> None:
-        key = self._worker.keys.steps(self.job_id)
-        async with self._worker.redis.pipeline(transaction=True) as pipe:
+        key = self.keys.steps(self.job_id)
+        async with self._ops.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, name, orjson.dumps(result))
-            pipe.expire(key, self._worker.settings.job_ttl_s)
+            pipe.expire(key, self._ops.settings.job_ttl_s)
             await pipe.execute()
 
     async def _step_async(self, name: str, fn: Callable[..., Any], args: tuple[Any, ...],

@@ -1,11 +1,13 @@
-"""Exceptions task code raises to steer the worker, and the worker's own errors.
+"""Exceptions task code raises to steer the worker.
 
     Retry          retry this job after `after_s` seconds (counts as an attempt)
     Fatal          fail this job now, without further attempts
-    UnknownTask    no task is registered under that name
+    UnknownTask    no task is registered under that name (from the queue core)
 """
 
 from __future__ import annotations
+
+from src.queue.errors import UnknownTask
 
 
 class Retry(Exception):
@@ -20,9 +22,4 @@ class Fatal(Exception):
     """Raise from a task to fail the job at once: no retry, whatever attempts are left."""
 
 
-class UnknownTask(LookupError):
-    """No task is registered under that name."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"unknown task type {name!r}")
-        self.name = name
+__all__ = ["Fatal", "Retry", "UnknownTask"]

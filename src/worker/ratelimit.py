@@ -15,7 +15,9 @@ import random
 import time
 from typing import Any
 
-from src.queue import scripts
+from src.queue import ops
+
+from .errors import Retry
 
 log = logging.getLogger("agentq.ratelimit")
 
@@ -59,9 +61,9 @@ class RateLimiter:
         """0 if granted (and counted), else the milliseconds to wait before asking again."""
         if not self.enabled:
             return 0
-        args = [self.rpm, self.tpm, max(0, int(tokens)), self.period_ms, self.slots,
-                "" if now_ms is None else int(now_ms)]
-        return int(await scripts.run(self.redis, "ratelimit", [self.key], args))
+        return await ops.ratelimit(self.redis, self.key, rpm=self.rpm, tpm=self.tpm,
+                                   tokens=int(tokens), period_ms=self.period_ms,
+                                   slots=self.slots, now_ms=now_ms)
 
     async def acquire(self, tokens: int = 0) -> float:
         """Wait until the request fits the limit; the seconds waited.
@@ -81,11 +83,6 @@ class RateLimiter:
             # Jitter spreads the workers that were refused together.
             delay = wait_ms / 1000 + random.uniform(0, min(0.25, wait_ms / 4000))
             if waited + delay > self.max_wait_s:
-                raise _retry(delay, f"rate limit {self.key} exhausted for {delay:.1f}s")
+                raise Retry(after_s=delay, message=f"rate limit {self.key} exhausted for "
+                                                   f"{delay:.1f}s")
             await asyncio.sleep(delay)
-
-
-def _retry(after_s: float, reason: str) -> Exception:
-    from .llm.base import retry_later
-
-    return retry_later(after_s, reason)

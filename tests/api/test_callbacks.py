@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from src.api.callbacks import CallbackRefused, check_callback_url, deliver_callback
+from src.queue.callbacks import CallbackRefused, check_callback_url, deliver_callback
 from tests.api.support import wait_for
 
 SECRET = "callback-secret"

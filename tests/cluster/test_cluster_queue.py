@@ -34,8 +34,8 @@ def test_every_key_of_an_enqueue_is_in_the_namespace_slot():
     # With or without an idempotency key, delayed or not: one slot, or CROSSSLOT.
     client = Client(None, "probe")
     for options in ({}, {"idempotency_key": "k"}, {"delay_s": 5}):
-        (_, keys, _), _ = client._enqueue_call("add", {"x": 1, "y": 2}, **options)
-        assert len({key_slot(k.encode()) for k in keys}) == 1, keys
+        call, _ = client._prepare("add", {"x": 1, "y": 2}, **options)
+        assert len({key_slot(k.encode()) for k in call.keys}) == 1, call.keys
 
 
 async def test_the_client_is_a_cluster_client(valkey_cluster, cluster_namespace):

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from src.api.callbacks import deliver_callback
+from src.queue.callbacks import deliver_callback
 
 RECORD = {"id": "01JD6Z5Q3M8X4K2V7B9N0C1D2E", "status": "succeeded", "result": 1}
 

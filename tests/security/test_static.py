@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from src.api import deps, ratelimit, signing
+from src.api import deps, ratelimit
+from src.queue import signing
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 FILES = sorted(p for p in SRC.rglob("*.py") if "__pycache__" not in p.parts)

@@ -5,6 +5,9 @@ import time
 from datetime import datetime
 
 import orjson
+import pytest
+
+from src.queue import Client, InvalidPayload, Registry
 
 
 async def wait_for(predicate, timeout=10.0, interval=0.05):
@@ -111,7 +114,11 @@ async def test_timeout_and_bad_exceptions_end_with_clear_errors(client, worker):
     hang = await client.enqueue("hang", {"seconds": 1})
     bad = await client.enqueue("bad_str", {})
     unknown = await client.enqueue("no_such_task", {})
-    invalid = await client.enqueue("add", {"x": "not a number"})
+    with pytest.raises(InvalidPayload):  # a producer that knows the task refuses it at once
+        await client.enqueue("add", {"x": "not a number"})
+    # one that does not import the tasks enqueues it; the worker fails it as invalid
+    blind = Client(client.redis, client.keys.namespace, client.settings, tasks=Registry())
+    invalid = await blind.enqueue("add", {"x": "not a number"})
     recs = [await client.wait(j.id, 15) for j in (hang, bad, unknown, invalid)]
     assert [r["status"] for r in recs] == ["failed"] * 4
     assert recs[0]["error"]["type"] == "timeout"

@@ -11,13 +11,13 @@ async def test_a_dead_claim_loop_stops_the_worker_and_marks_it_crashed(settings,
     async def broken() -> None:
         raise RuntimeError("bug in the claim loop")
 
-    monkeypatch.setattr(worker, "_claim_loop", broken)
+    monkeypatch.setattr(worker.claimer, "loop", broken)
     await asyncio.wait_for(worker.run(), 10)
     assert worker.crashed
 
 
 async def test_a_worker_refuses_to_start_without_tasks(settings):
-    from src.worker.registry import Registry
+    from src.queue.registry import Registry
 
     try:
         Worker(settings, Registry())

@@ -9,10 +9,8 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import ValidationError
 from redis import exceptions as redis_errors
 
-from src.api.callbacks import CallbackRefused, check_callback_url_syntax
 from src.api.deps import ClientDep, JobDep, JobId, SettingsDep, require_api_key
 from src.api.errors import prefixed_errors, unstorable, validation_error
 from src.api.schemas import (
@@ -23,8 +21,8 @@ from src.api.schemas import (
     JobPublic,
     JobsPublic,
 )
-from src.queue import TERMINAL, RedisUnavailable, Status
-from src.worker.registry import UnknownTask, registry
+from src.queue import TERMINAL, InvalidPayload, RedisUnavailable, Status, UnknownTask, registry
+from src.queue.callbacks import CallbackRefused, check_callback_url_syntax
 
 #: How long one XREAD of the events stream blocks; below the client's socket timeout.
 EVENTS_BLOCK_MS = 2_000
@@ -55,12 +53,6 @@ router = APIRouter(
 )
 
 
-def _defaults(type_name: str) -> tuple[int, float]:
-    """The task's own max_attempts and timeout_s."""
-    task = registry.get(type_name)
-    return (task.max_attempts, task.timeout_s) if task else (3, 600.0)
-
-
 @router.post(
     "",
     summary="Submit a job",
@@ -89,30 +81,28 @@ async def create_job(
     ] = 0,
 ) -> dict[str, Any]:
     """Submit a job; its payload is validated against the task's model (422 naming the field)."""
-    try:
-        registry.validate(job.type, job.payload)
-    except UnknownTask as exc:
-        raise validation_error(("body", "type"), str(exc), job.type, "unknown_task") from exc
-    except ValidationError as exc:
-        raise prefixed_errors(exc, "body", "payload") from exc
+    if job.type not in registry:
+        exc = UnknownTask(job.type)
+        raise validation_error(("body", "type"), str(exc), job.type, "unknown_task")
     if job.callback_url is not None:
         try:
             check_callback_url_syntax(job.callback_url, settings.callback_allow)
         except CallbackRefused as exc:
             raise validation_error(("body", "callback_url"), str(exc), job.callback_url) from exc
 
-    max_attempts, timeout_s = _defaults(job.type)
     try:
         enqueued = await client.enqueue(
             job.type,
             job.payload,
             queue=job.queue,
-            max_attempts=job.max_attempts or max_attempts,
-            timeout_s=job.timeout_s or timeout_s,
+            max_attempts=job.max_attempts,
+            timeout_s=job.timeout_s,
             delay_s=job.delay_s,
             idempotency_key=job.idempotency_key,
             callback_url=job.callback_url,
         )
+    except InvalidPayload as exc:  # the task's model names the field
+        raise prefixed_errors(exc.validation_error, "body", "payload") from exc
     except orjson.JSONEncodeError as exc:  # valid JSON that cannot be stored as compact JSON
         raise unstorable(("body", "payload"), exc) from exc
     record = enqueued.record

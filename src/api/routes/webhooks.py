@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Request, Response
 from src.api.deps import ClientDep, SettingsDep
 from src.api.errors import unstorable, validation_error
 from src.api.schemas import SOURCE_PATTERN, ErrorDetail, WebhookAccepted
-from src.api.signing import SIGNATURE_HEADER, verify
+from src.queue.signing import SIGNATURE_HEADER, verify
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 

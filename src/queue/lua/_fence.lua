@@ -1,9 +1,16 @@
 --[[
-  Include: the attempt fence shared by every write a worker makes to a running job.
+  Include: helpers shared by the scripts that change a job's state.
 
   fence(job_key, attempt, worker) -> 1 when the record is `running` for exactly this
   attempt and worker; -1 when there is no record; -2 when another attempt or worker
   owns the job, or it is no longer running (recovered, cancelled, finished).
+
+  add_event(events_key, event, max_len, ttl): append one event to the job's stream.
+
+  call_back(callbacks_key, member, due_ms): schedule the job's completion callback
+  (nothing when `member` is empty).
+
+  is_terminal(status): succeeded, failed or cancelled.
 ]]
 local function fence(job_key, attempt, worker)
   local raw = redis.call('GET', job_key)
@@ -18,4 +25,14 @@ end
 local function add_event(events_key, event, max_len, ttl)
   redis.call('XADD', events_key, 'MAXLEN', '~', max_len, '*', 'd', event)
   redis.call('EXPIRE', events_key, ttl)
+end
+
+local function call_back(callbacks_key, member, due_ms)
+  if member ~= '' then
+    redis.call('ZADD', callbacks_key, due_ms, member)
+  end
+end
+
+local function is_terminal(status)
+  return status == 'succeeded' or status == 'failed' or status == 'cancelled'
 end

@@ -1,7 +1,8 @@
 --[[
   End an attempt for good: `succeeded`, `failed` (optionally dead-lettering the
   envelope) or `cancelled`. Fenced by attempt: a worker that lost the job only drops
-  its own copy of the envelope.
+  its own copy of the envelope. The completion callback, when the job has one, is
+  scheduled in the same step, so a worker dying right after cannot lose it.
 
   Input:
     KEYS[1] job record        {ns}:job:{id}
@@ -11,6 +12,7 @@
     KEYS[5] dead list         {ns}:dead
     KEYS[6] cancel flag       {ns}:cancel:{id}
     KEYS[7] durable steps     {ns}:steps:{id}
+    KEYS[8] callbacks         {ns}:callbacks
     ARGV[1] attempt
     ARGV[2] worker id
     ARGV[3] the envelope, as claimed
@@ -21,6 +23,8 @@
     ARGV[8] stats field ("<queue>:succeeded", ":failed" or ":cancelled")
     ARGV[9] envelope to push on the dead list, or ""
     ARGV[10] dead list cap
+    ARGV[11] callback member, or "" when the job has no callback_url
+    ARGV[12] now in ms (the callback's due time)
 
   Output:
      1  finished
@@ -41,4 +45,5 @@ if ARGV[9] ~= '' then
   redis.call('LPUSH', KEYS[5], ARGV[9])
   redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[10]) - 1)
 end
+call_back(KEYS[8], ARGV[11], ARGV[12])
 return 1

@@ -3,7 +3,8 @@
   and put it back at the front of its queue for the given attempt, or on the dead list
   when its attempts are used up. Only the caller whose LREM removed the envelope writes,
   so two recoverers never both requeue it. A job whose cancel was requested is
-  cancelled instead.
+  cancelled instead. A job that ends here (lost for good, or cancelled) has its
+  completion callback scheduled in the same step.
 
   Input:
     KEYS[1] processing list   {ns}:processing:{worker}
@@ -13,6 +14,7 @@
     KEYS[5] events            {ns}:events:{id}
     KEYS[6] cancel flag       {ns}:cancel:{id}
     KEYS[7] stats             {ns}:stats
+    KEYS[8] callbacks         {ns}:callbacks
     ARGV[1] the envelope in the processing list
     ARGV[2] mode: "queue" or "dead"
     ARGV[3] the envelope to requeue or bury
@@ -25,6 +27,8 @@
     ARGV[10] events cap
     ARGV[11] dead list cap
     ARGV[12] queue name (for stats fields)
+    ARGV[13] callback member, or "" when the job has no callback_url
+    ARGV[14] now in ms
 
   Output:
      1  requeued
@@ -38,13 +42,14 @@ if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
 local raw = redis.call('GET', KEYS[4])
 if raw then
   local status = cjson.decode(raw).status
-  if status == 'succeeded' or status == 'failed' or status == 'cancelled' then return 0 end
+  if is_terminal(status) then return 0 end
 end
 local q = ARGV[12]
 if redis.call('EXISTS', KEYS[6]) == 1 then
   redis.call('SET', KEYS[4], ARGV[5], 'EX', ARGV[7])
   add_event(KEYS[5], ARGV[9], ARGV[10], ARGV[7])
   redis.call('HINCRBY', KEYS[7], q .. ':cancelled', 1)
+  call_back(KEYS[8], ARGV[13], ARGV[14])
   return 3
 end
 if ARGV[2] == 'queue' then
@@ -59,4 +64,5 @@ redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[11]) - 1)
 redis.call('SET', KEYS[4], ARGV[4], 'EX', ARGV[7])
 add_event(KEYS[5], ARGV[8], ARGV[10], ARGV[7])
 redis.call('HINCRBY', KEYS[7], q .. ':failed', 1)
+call_back(KEYS[8], ARGV[13], ARGV[14])
 return 2

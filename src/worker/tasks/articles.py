@@ -17,9 +17,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from src.queue.registry import task
+
 from ..context import JobContext
 from ..llm import LLM, ChatRequest, llm_for, offline
-from ..registry import task
 
 #: sections and words per section for each length
 LENGTHS = {"short": (3, 120), "medium": (5, 150), "long": (7, 170)}
@@ -246,7 +247,7 @@ async def generate_article(ctx: JobContext, data: ArticleInput) -> dict[str, Any
             if extra["title"] not in titles:
                 titles.append(extra["title"])
         kinds = [s["kind"] for s in fallback] if llm.name == "offline" else [None] * count
-        return {"sections": [{"title": t, "kind": k} for t, k in zip(titles, kinds)],
+        return {"sections": [{"title": t, "kind": k} for t, k in zip(titles, kinds, strict=False)],
                 "provider": llm.name, "model": llm.model}
 
     outline = await ctx.step("outline", plan)
@@ -282,7 +283,7 @@ async def generate_article(ctx: JobContext, data: ArticleInput) -> dict[str, Any
     _check_cancel(ctx, "editing")
     edit_message = f"Step {count + 2} of {total_steps}: editing, introduction and conclusion"
     await ctx.progress(82, edit_message)
-    draft = "\n\n".join(f"## {t}\n\n{b}" for t, b in zip(titles, bodies))
+    draft = "\n\n".join(f"## {t}\n\n{b}" for t, b in zip(titles, bodies, strict=True))
 
     async def edit() -> dict[str, Any]:
         await ctx.emit("partial", {"text": "\n\n---\n\n", "step": "edit"})
@@ -315,7 +316,7 @@ async def generate_article(ctx: JobContext, data: ArticleInput) -> dict[str, Any
     parts = [f"# {named['title']}"]
     if framing["intro"]:
         parts.append(framing["intro"])
-    parts += [f"## {t}\n\n{b}" for t, b in zip(titles, bodies)]
+    parts += [f"## {t}\n\n{b}" for t, b in zip(titles, bodies, strict=True)]
     if framing["conclusion"]:
         heading = CONCLUSION.get(language.split("-")[0], "Conclusion")
         parts.append(f"## {heading}\n\n{framing['conclusion']}")

@@ -7,8 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from src.queue.registry import task
+
 from ..context import JobContext
-from ..registry import task
 
 
 class AddInput(BaseModel):

@@ -11,9 +11,10 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, Field
 
+from src.queue.registry import task
+
 from ..context import JobContext
 from ..llm import ChatRequest, llm_for
-from ..registry import task
 
 LABELS = ("positive", "negative", "neutral")
 PROMPT_CHARS = 4000

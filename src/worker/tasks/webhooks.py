@@ -12,8 +12,9 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, Field
 
+from src.queue.registry import task
+
 from ..context import JobContext
-from ..registry import task
 
 SOURCE_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"
 #: fields that name what happened, in the order they are looked for

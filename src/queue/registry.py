@@ -1,4 +1,10 @@
-"""The task registry: `@task` functions by name, each with its input model and options."""
+"""The task registry: `@task` functions by name, each with its input model and options.
+
+It sits below both the API and the worker: the API and `Client.enqueue` validate
+payloads and take a task's defaults from here without importing the worker runtime.
+A task module registers its tasks when imported; `load_task_modules` imports the
+built-in ones and those named by `AGENTQ_TASK_MODULES` / `--tasks`.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from src.queue.client import TASK_DEFAULTS
+from .errors import InvalidPayload, UnknownTask
 
-from .errors import UnknownTask
-
+#: Imported by name (the worker's built-in tasks), so this module imports no layer above.
 BUILTIN_MODULES = ("src.worker.tasks",)
+#: What a job of a type unknown in this process gets (the worker applies the task's own).
+DEFAULT_MAX_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +41,10 @@ class Registry:
     def register(self, task: TaskDef) -> None:
         existing = self._tasks.get(task.name)
         if existing and existing.fn is not task.fn and (
-            existing.fn.__module__, existing.fn.__qualname__) != (task.fn.__module__, task.fn.__qualname__):
+            existing.fn.__module__, existing.fn.__qualname__
+        ) != (task.fn.__module__, task.fn.__qualname__):
             raise ValueError(f"task {task.name!r} is registered twice")
         self._tasks[task.name] = task
-        TASK_DEFAULTS[task.name] = (task.max_attempts, task.timeout_s)
 
     def get(self, name: str) -> TaskDef | None:
         return self._tasks.get(name)
@@ -45,17 +52,24 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._tasks)
 
-    def validate(self, name: str, payload: Any) -> Any:
-        """The payload checked against the task's input model (defaults filled in).
+    def defaults_for(self, name: str) -> tuple[int, float | None]:
+        """`(max_attempts, timeout_s)` of the task; for an unknown type `(3, None)`."""
+        task = self._tasks.get(name)
+        return (task.max_attempts, task.timeout_s) if task else (DEFAULT_MAX_ATTEMPTS, None)
 
-        Raises `UnknownTask`, or pydantic's `ValidationError` naming the bad fields.
+    def validate(self, name: str, payload: Any) -> None:
+        """Check the payload against the task's input model (what the worker will do).
+
+        Raises `UnknownTask`, or `InvalidPayload` naming the bad fields.
         """
         task = self._tasks.get(name)
         if task is None:
             raise UnknownTask(name)
-        if task.input is None:
-            return payload
-        return task.input.model_validate(payload).model_dump(mode="json")
+        if task.input is not None:
+            try:
+                task.input.model_validate(payload)
+            except ValidationError as exc:
+                raise InvalidPayload(name, exc) from exc
 
     def __contains__(self, name: object) -> bool:
         return name in self._tasks
@@ -64,6 +78,7 @@ class Registry:
         return len(self._tasks)
 
 
+#: The process's registry: `@task` adds to it.
 registry = Registry()
 
 

@@ -1,10 +1,15 @@
 """Outbound completion callbacks: POST a finished job's record to its `callback_url`.
 
 The body is the record as JSON, signed like inbound webhooks (`X-Signature-256`) when
-`AGENTQ_WEBHOOK_SECRET` is set. Delivery retries with exponential back-off on network
-errors, 5xx, 408 and 429. A URL whose host is, or resolves to, a private, loopback,
-link-local or otherwise non-public address is refused unless that host is listed in
-`AGENTQ_CALLBACK_ALLOW`, so a job cannot make the service call into its own network.
+`AGENTQ_WEBHOOK_SECRET` is set. A network error, 5xx, 408, 425 or 429 is worth another
+try, with exponential back-off; other answers are final. A URL whose host is, or
+resolves to, a private, loopback, link-local or otherwise non-public address is refused
+unless that host is listed in `AGENTQ_CALLBACK_ALLOW`, so a job cannot make the service
+call into its own network.
+
+Workers deliver them (`src/worker/callbacks.py`), one attempt at a time from the
+`{ns}:callbacks` schedule, so that a worker stopping or dying does not drop one;
+`deliver_callback` is the same with its retries in one call.
 """
 
 from __future__ import annotations
@@ -14,14 +19,14 @@ import ipaddress
 import logging
 import random
 import socket
+from enum import Enum
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
 
-from src.api.settings import get_settings
-from src.api.signing import SIGNATURE_HEADER, sign
+from .signing import SIGNATURE_HEADER, sign
 
 log = logging.getLogger("agentq.callbacks")
 
@@ -102,72 +107,79 @@ async def check_callback_url(url: str, allow: list[str]) -> None:
             )
 
 
-async def deliver_callback(
-    record: dict[str, Any],
-    settings: CallbackSettings | str | None = None,
-    *,
-    url: str | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> bool:
-    """POST `record` to `url` (default: its `callback_url`); True once a 2xx answer came.
+class Delivery(Enum):
+    DELIVERED = "delivered"
+    RETRY = "retry"        # worth another attempt later
+    REFUSED = "refused"    # final: a refused URL, or an answer that another try won't change
 
-    `settings` defaults to the API settings read from the environment; a string in its
-    place is taken as the URL (`deliver_callback(record, url)`). Never raises for delivery
-    problems: a refused URL, a 4xx answer or the last failed attempt are logged and give False.
-    """
-    if isinstance(settings, str):
-        url, settings = url or settings, None
-    if settings is None:
-        settings = get_settings()
-    url = url or record.get("callback_url")
-    if not url:
-        return False
-    job_id = record.get("id", "?")
+
+def backoff_s(attempt: int, settings: CallbackSettings) -> float:
+    """The wait after failed attempt `attempt` (1-based): exponential, capped, jittered."""
+    delay = min(_MAX_BACKOFF_S, settings.callback_backoff_s * 2 ** (attempt - 1))
+    return delay * random.uniform(0.8, 1.2)
+
+
+async def post_once(
+    record: dict[str, Any], url: str, settings: CallbackSettings,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> tuple[Delivery, str]:
+    """One delivery attempt of `record` to `url`: its outcome and, when not delivered, why."""
     try:
         await check_callback_url(url, settings.callback_allow)
     except CallbackRefused as exc:
-        log.warning("callback for job %s refused: %s", job_id, exc)
-        return False
-
+        return Delivery.REFUSED, str(exc)
     body = orjson.dumps(record)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "agentq-callback/1",
-        "X-Agentq-Job-Id": str(job_id),
+        "X-Agentq-Job-Id": str(record.get("id", "?")),
     }
     if settings.webhook_secret:
         headers[SIGNATURE_HEADER] = sign(body, settings.webhook_secret)
+    async with httpx.AsyncClient(timeout=settings.callback_timeout_s, follow_redirects=False,
+                                 trust_env=False, transport=transport) as http:
+        try:
+            response = await http.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return Delivery.RETRY, f"{type(exc).__name__}: {exc}"
+    if response.is_success:
+        return Delivery.DELIVERED, ""
+    reason = f"HTTP {response.status_code}"
+    if response.status_code >= 500 or response.status_code in _RETRY_STATUSES:
+        return Delivery.RETRY, reason
+    return Delivery.REFUSED, reason
 
-    async with httpx.AsyncClient(
-        timeout=settings.callback_timeout_s,
-        follow_redirects=False,
-        trust_env=False,
-        transport=transport,
-    ) as http:
-        for attempt in range(1, settings.callback_attempts + 1):
-            try:
-                response = await http.post(url, content=body, headers=headers)
-            except httpx.HTTPError as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.is_success:
-                    return True
-                reason = f"HTTP {response.status_code}"
-                if response.status_code < 500 and response.status_code not in _RETRY_STATUSES:
-                    log.warning("callback for job %s to %s rejected: %s", job_id, url, reason)
-                    return False
-            if attempt == settings.callback_attempts:
-                break
-            delay = min(_MAX_BACKOFF_S, settings.callback_backoff_s * 2 ** (attempt - 1))
-            delay *= random.uniform(0.8, 1.2)
-            log.info(
-                "callback for job %s failed (%s), attempt %d of %d; next in %.1fs",
-                job_id,
-                reason,
-                attempt,
-                settings.callback_attempts,
-                delay,
-            )
-            await asyncio.sleep(delay)
-    log.warning("callback for job %s to %s gave up: %s", job_id, url, reason)
+
+async def deliver_callback(
+    record: dict[str, Any], settings: CallbackSettings, *, url: str | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> bool:
+    """POST `record` to `url` (default: its `callback_url`), retrying with back-off up to
+    `callback_attempts` times; True once a 2xx answer came. Never raises for delivery
+    problems: they are logged and give False."""
+    url = url or record.get("callback_url")
+    if not url:
+        return False
+    job_id = record.get("id", "?")
+    for attempt in range(1, settings.callback_attempts + 1):
+        outcome, reason = await post_once(record, url, settings, transport)
+        if outcome is Delivery.DELIVERED:
+            return True
+        if outcome is Delivery.REFUSED or attempt == settings.callback_attempts:
+            break
+        delay = backoff_s(attempt, settings)
+        log.info("callback for job %s failed (%s), attempt %d of %d; next in %.1fs",
+                 job_id, reason, attempt, settings.callback_attempts, delay)
+        await asyncio.sleep(delay)
+    log.warning("callback for job %s to %s not delivered: %s", job_id, _safe(url), reason)
     return False
+
+
+def _safe(url: str) -> str:
+    """The URL without its userinfo and query (they may hold tokens), for logs."""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<malformed URL>"
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"

@@ -1,0 +1,319 @@
+"""Typed operations: one function per Lua script, the only code that spells KEYS and ARGV.
+
+Each method builds a `Call`: await it to run the script alone, or hand several to
+`Ops.run_all` to run them in one round trip. Every call decodes the script's answer
+into an `IntEnum`, a bool or a small dataclass, so no caller compares bare integers.
+Records are built by the caller (in Python, so payloads stay byte-exact); the methods
+here serialise them, write the matching status event, and schedule the completion
+callback of every transition that ends a job.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Generic, TypeVar
+
+import orjson
+
+from . import scripts
+from .keys import Keys
+from .models import Envelope, dumps, status_event
+from .settings import Settings
+
+T = TypeVar("T")
+
+#: Events kept per job stream (approximate trimming).
+EVENTS_MAX = 1000
+#: How long a retry of a job refuses further retries of it (concurrent clicks, calls).
+RETRY_GUARD_MS = 2000
+
+
+class Fenced(IntEnum):
+    """A write by the attempt that runs the job (progress, finish, retry)."""
+
+    OK = 1
+    NO_RECORD = -1
+    STALE = -2  # another attempt owns the job, or it is no longer running
+
+
+class Started(IntEnum):
+    STARTED = 1
+    STALE = -2
+    CANCELLED = -3
+
+
+class Cancelled(IntEnum):
+    NOW = 1
+    REQUESTED = 2  # running: its worker stops it within a heartbeat
+    NO_RECORD = -1
+    FINISHED = -4
+    CHANGED = -5
+
+
+class Resubmitted(IntEnum):
+    QUEUED = 1
+    NO_RECORD = -1
+    NOT_ENDED = -4
+    CHANGED = -5  # the record moved on since it was read, or a retry just happened
+
+
+class Recovered(IntEnum):
+    GONE = 0  # someone else took the envelope
+    REQUEUED = 1
+    DEAD = 2
+    CANCELLED = 3
+
+
+class Buried(IntEnum):
+    GONE = 0
+    BURIED = 1
+    RECORD_FAILED = 2
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueResult:
+    created: bool
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackDue:
+    """A leased completion callback: which job, when it ended, which delivery attempt."""
+
+    member: bytes
+    job_id: str
+    ended_ms: int
+    attempt: int
+
+
+def callback_member(job_id: str, ended_ms: int, attempt: int = 1) -> str:
+    return dumps([job_id, ended_ms, attempt])
+
+
+def _callback(record: dict[str, Any], now_ms: int) -> str:
+    return callback_member(record["id"], now_ms) if record.get("callback_url") else ""
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One script call: `await call`, or `await ops.run_all([call, ...])`."""
+
+    redis: Any
+    script: str
+    keys: Sequence[str]
+    args: Sequence[Any]
+    decode: Callable[[Any], T]
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._run().__await__()
+
+    async def _run(self) -> T:
+        return self.decode(await scripts.run(self.redis, self.script, self.keys, self.args))
+
+
+class Ops:
+    """The queue's state changes over one Redis client, one namespace and its settings."""
+
+    def __init__(self, redis: Any, keys: Keys, settings: Settings) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.settings = settings
+
+    async def run_all(
+        self, calls: Sequence[Call[Any]], then: Callable[[Any], Any] | None = None,
+    ) -> list[Any]:
+        """Several calls in one round trip; `then(pipe)` may queue plain commands after them."""
+        raw = await scripts.run_many(
+            self.redis, [(c.script, c.keys, c.args) for c in calls], then)
+        return [c.decode(r) for c, r in zip(calls, raw, strict=False)] + raw[len(calls):]
+
+    def _call(self, script: str, keys: Sequence[str], args: Sequence[Any],
+              decode: Callable[[Any], T]) -> Call[T]:
+        return Call(self.redis, script, keys, args, decode)
+
+    # -- producers --------------------------------------------------------------
+
+    def enqueue(self, env: Envelope, record: dict[str, Any], *, due_ms: int = 0,
+                idempotency_key: str | None = None) -> Call[EnqueueResult]:
+        """Write the record, put the envelope on its queue (or scheduled when `due_ms`)."""
+        k, s = self.keys, self.settings
+        return self._call(
+            "enqueue",
+            [k.job(env.id), k.scheduled if due_ms else k.queue(env.queue), k.jobs,
+             k.idem(idempotency_key or ""), k.stats],
+            [env.id, dumps(record), env.dump(), s.job_ttl_s, int(env.created() * 1000), due_ms,
+             s.jobs_index_max, f"{env.queue}:enqueued", 1 if idempotency_key else 0],
+            lambda r: EnqueueResult(bool(r[0]), _text(r[1])),
+        )
+
+    def cancel(self, raw: bytes, record: dict[str, Any],
+               cancelled: dict[str, Any]) -> Call[Cancelled]:
+        """Cancel the job whose record the caller read as `raw` (compare-and-set)."""
+        k, s, job_id, now = self.keys, self.settings, record["id"], _now_ms()
+        return self._call(
+            "cancel",
+            [k.job(job_id), k.cancel(job_id), k.events(job_id), k.stats,
+             k.queue(record["queue"]), k.scheduled, k.callbacks],
+            [raw, dumps(cancelled), s.job_ttl_s, s.result_ttl_s, status_event(cancelled),
+             EVENTS_MAX, f"{record['queue']}:cancelled", job_id, _callback(cancelled, now), now],
+            Cancelled,
+        )
+
+    def resubmit(self, raw: bytes, queued: dict[str, Any], env: Envelope) -> Call[Resubmitted]:
+        """Run a failed or cancelled job again from attempt 1 (compare-and-set on `raw`)."""
+        k, s = self.keys, self.settings
+        return self._call(
+            "resubmit",
+            [k.job(env.id), k.cancel(env.id), k.queue(env.queue), k.events(env.id), k.stats,
+             k.lock(f"retry:{env.id}")],
+            [raw, dumps(queued), env.dump(), s.job_ttl_s, status_event(queued), EVENTS_MAX,
+             f"{env.queue}:enqueued", RETRY_GUARD_MS],
+            Resubmitted,
+        )
+
+    def requeue(self, raw: bytes, fresh: Envelope, queued: dict[str, Any]) -> Call[bool]:
+        """Move one envelope from the dead list back to its queue; False if already gone."""
+        k, s = self.keys, self.settings
+        return self._call(
+            "requeue",
+            [k.dead, k.queue(fresh.queue), k.job(fresh.id), k.events(fresh.id),
+             k.cancel(fresh.id), k.stats],
+            [raw, fresh.dump(), dumps(queued), s.job_ttl_s, status_event(queued), EVENTS_MAX,
+             f"{fresh.queue}:enqueued"],
+            bool,
+        )
+
+    # -- the worker's side of a job ---------------------------------------------
+
+    def claim(self, processing: str, queues: Sequence[str], n: int) -> Call[list[bytes]]:
+        """Move up to `n` envelopes from the queues (in order) to `processing`."""
+        return self._call("claim", [processing, *queues], [n], list)
+
+    def start(self, env: Envelope, raw: bytes, processing: str,
+              running: dict[str, Any]) -> Call[Started]:
+        k = self.keys
+        return self._call(
+            "start", [k.job(env.id), k.events(env.id), processing],
+            [raw, env.attempt, dumps(running), self.settings.job_ttl_s, status_event(running),
+             EVENTS_MAX],
+            Started,
+        )
+
+    def progress(self, env: Envelope, worker: str, record: dict[str, Any] | None,
+                 event_json: str) -> Call[Fenced]:
+        """Append an event (and rewrite the record, when given), fenced by attempt."""
+        k = self.keys
+        return self._call(
+            "progress", [k.job(env.id), k.events(env.id)],
+            [env.attempt, worker, dumps(record) if record is not None else "",
+             self.settings.job_ttl_s, event_json, EVENTS_MAX],
+            Fenced,
+        )
+
+    def finish(self, env: Envelope, raw: bytes, worker: str, processing: str,
+               final: dict[str, Any], *, dead: bool = False) -> Call[Fenced]:
+        """End the attempt with `final` (succeeded, failed or cancelled), fenced by attempt."""
+        k, s, now = self.keys, self.settings, _now_ms()
+        return self._call(
+            "finish",
+            [k.job(env.id), k.events(env.id), processing, k.stats, k.dead, k.cancel(env.id),
+             k.steps(env.id), k.callbacks],
+            [env.attempt, worker, raw, dumps(final), s.result_ttl_s, status_event(final),
+             EVENTS_MAX, f"{env.queue}:{final['status']}", raw if dead else "", s.dead_max,
+             _callback(final, now), now],
+            Fenced,
+        )
+
+    def retry(self, env: Envelope, raw: bytes, worker: str, processing: str, nxt: Envelope,
+              due_ms: int, scheduled: dict[str, Any]) -> Call[Fenced]:
+        """Schedule the next attempt `nxt` at `due_ms`, fenced by the failed attempt."""
+        k, s = self.keys, self.settings
+        return self._call(
+            "retry",
+            [k.job(env.id), k.events(env.id), processing, k.stats, k.scheduled],
+            [env.attempt, worker, raw, nxt.dump(), due_ms, dumps(scheduled), s.job_ttl_s,
+             status_event(scheduled), EVENTS_MAX, f"{env.queue}:retried"],
+            Fenced,
+        )
+
+    def recover(self, processing: str, raw: bytes, env: Envelope, *, dead: bool,
+                new_raw: bytes | str, record: dict[str, Any],
+                cancelled: dict[str, Any]) -> Call[Recovered]:
+        """Take `raw` out of `processing`: back on its queue as `new_raw` with `record`, or
+        (`dead`) onto the dead list with the failed `record`; `cancelled` if cancel was asked."""
+        k, s, now = self.keys, self.settings, _now_ms()
+        return self._call(
+            "recover",
+            [processing, k.queue(env.queue), k.dead, k.job(env.id), k.events(env.id),
+             k.cancel(env.id), k.stats, k.callbacks],
+            [raw, "dead" if dead else "queue", new_raw, dumps(record), dumps(cancelled),
+             s.job_ttl_s, s.result_ttl_s, status_event(record), status_event(cancelled),
+             EVENTS_MAX, s.dead_max, env.queue, _callback(cancelled, now), now],
+            Recovered,
+        )
+
+    def promote(self, raw: bytes, env: Envelope, queued: dict[str, Any]) -> Call[bool]:
+        """Move one due envelope from the scheduled set to its queue; False if taken."""
+        k, s = self.keys, self.settings
+        return self._call(
+            "promote", [k.scheduled, k.queue(env.queue), k.job(env.id), k.events(env.id)],
+            [raw, dumps(queued), s.job_ttl_s, status_event(queued), EVENTS_MAX],
+            bool,
+        )
+
+    def bury(self, source: str, raw: bytes, *, job_id: str | None = None,
+             current: bytes | None = None, failed: dict[str, Any] | None = None) -> Call[Buried]:
+        """Move an envelope that cannot run to the dead list; fail the record it names
+        (`failed`, written only if the record is still `current`)."""
+        k, s, now = self.keys, self.settings, _now_ms()
+        write = current is not None and failed is not None
+        some = job_id or "_"
+        return self._call(
+            "bury",
+            [source, k.dead, k.job(some), k.events(some), k.stats, k.callbacks],
+            [raw, "zset" if source == k.scheduled else "list", s.dead_max,
+             current if write else "", dumps(failed) if write else "", s.result_ttl_s,
+             status_event(failed) if write else "", EVENTS_MAX,
+             f"{failed['queue']}:failed" if write else "", _callback(failed, now) if write else "",
+             now],
+            Buried,
+        )
+
+    # -- completion callbacks ---------------------------------------------------
+
+    def callbacks_due(self, lease_ms: int, n: int) -> Call[list[CallbackDue]]:
+        """Lease up to `n` due callbacks for `lease_ms`."""
+        def decode(members: list[bytes]) -> list[CallbackDue]:
+            out = []
+            for m in members:
+                job_id, ended, attempt = orjson.loads(m)
+                out.append(CallbackDue(m, job_id, ended, attempt))
+            return out
+
+        return self._call("callbacks_due", [self.keys.callbacks], [_now_ms(), lease_ms, n], decode)
+
+    def callback_done(self, due: CallbackDue, retry_at_ms: int | None = None) -> Call[bool]:
+        """Drop a leased callback; with `retry_at_ms`, try it again then (next attempt)."""
+        nxt = "" if retry_at_ms is None else callback_member(due.job_id, due.ended_ms,
+                                                              due.attempt + 1)
+        return self._call("callback_done", [self.keys.callbacks],
+                          [due.member, nxt, retry_at_ms or 0], bool)
+
+
+def ratelimit(redis: Any, key: str, *, rpm: int, tpm: int, tokens: int, period_ms: int,
+              slots: int, now_ms: int | None = None) -> Call[int]:
+    """Ask the shared limit `key` for one request of `tokens`: 0 if granted (and counted),
+    else the milliseconds to wait (`lua/ratelimit.lua`). Any Redis client of the namespace."""
+    return Call(redis, "ratelimit", [key],
+                [rpm, tpm, max(0, tokens), period_ms, slots, "" if now_ms is None else now_ms], int)

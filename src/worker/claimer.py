@@ -1,0 +1,112 @@
+"""Claiming: move envelopes from the queues to this worker's processing list, and start them.
+
+Under a backlog one script claims a batch (LMOVE in a loop) and the batch starts in one
+pipeline; when the queues are empty the claimer blocks in BLMOVE on a connection of its
+own, so an idle worker picks a new job up as soon as it is pushed.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from src.queue.connection import REDIS_DOWN
+from src.queue.models import Envelope, Status, make_record
+from src.queue.ops import Ops, Started
+
+from .recovery import parse_or_bury
+
+log = logging.getLogger("agentq.worker")
+
+BLOCK_S = 1.0  # longest BLMOVE wait, so a stop request is seen within a second
+
+
+class Host(Protocol):
+    """What the claimer needs of its worker."""
+
+    id: str
+
+    @property
+    def stopping(self) -> bool: ...
+    def free_slots(self) -> int: ...
+    def exhausted(self) -> bool: ...
+    def idle(self) -> bool: ...
+    def request_stop(self) -> None: ...
+    def launch(self, env: Envelope, raw: bytes, record: dict[str, Any]) -> None: ...
+    async def wait_for_slot(self, timeout_s: float) -> None: ...
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class Claimer:
+    def __init__(self, ops: Ops, blocking: Any, host: Host, processing: str,
+                 queues: Sequence[str], *, burst: bool = False) -> None:
+        self.ops = ops
+        self.blocking = blocking
+        self.host = host
+        self.processing = processing
+        self.queues = list(queues)
+        self.burst = burst
+        self.claimed = 0
+
+    async def loop(self) -> None:
+        host, backlog, delay, turn = self.host, True, 0.1, 0
+        while not host.stopping:
+            free = host.free_slots()
+            if free <= 0:
+                if host.exhausted() and host.idle():
+                    host.request_stop()
+                    return
+                await host.wait_for_slot(BLOCK_S)
+                continue
+            try:
+                if backlog:
+                    raws = await self.ops.claim(self.processing, self.queues, free)
+                    backlog = len(raws) == free
+                    if raws:
+                        await self.start(raws, probe=None)
+                    continue
+                queue = self.queues[turn % len(self.queues)]
+                turn += 1
+                timeout = 0.1 if self.burst else (BLOCK_S if len(self.queues) == 1 else 0.2)
+                raw = await self.blocking.blmove(queue, self.processing, timeout, "RIGHT", "LEFT")
+                delay = 0.1
+                if raw is None:
+                    backlog = len(self.queues) > 1  # look at every queue again
+                    if self.burst and host.idle():
+                        host.request_stop()
+                    continue
+                backlog = await self.start([raw], probe=queue)
+            except REDIS_DOWN as exc:
+                log.warning("worker %s: Redis unavailable (%s); retrying in %.1fs", host.id, exc,
+                            delay)
+                await host.sleep(delay * random.uniform(0.5, 1.5))
+                delay = min(delay * 2, 5.0)
+                backlog = True
+
+    async def start(self, raws: list[bytes], probe: str | None) -> bool:
+        """Start claimed envelopes in one round trip; True when the `probe` queue has more."""
+        now, calls, started = time.time(), [], []
+        for raw in raws:
+            if (env := await parse_or_bury(self.ops, self.processing, raw)) is None:
+                continue
+            record = make_record(env, Status.RUNNING, started_at=now, worker=self.host.id)
+            calls.append(self.ops.start(env, raw, self.processing, record))
+            started.append((env, raw, record))
+        if not calls:
+            return probe is not None
+        if probe is None:
+            results, more = await self.ops.run_all(calls), False
+        else:
+            *results, length = await self.ops.run_all(calls, lambda pipe: pipe.llen(probe))
+            more = length > 0
+        for (env, raw, record), code in zip(started, results, strict=True):
+            self.claimed += 1
+            if code is not Started.STARTED:
+                log.info("job %s attempt %d not started (%s)", env.id, env.attempt,
+                         "cancelled" if code is Started.CANCELLED else "stale or finished")
+                continue
+            self.host.launch(env, raw, record)
+        return more

@@ -1,0 +1,96 @@
+"""Finishing attempts: each outcome becomes one fenced script, written in batches.
+
+Outcomes queue up while the finisher writes the previous batch, so a busy worker pays
+one round trip for many finished jobs. A job that ends here with a `callback_url` has
+its callback scheduled by the same script (`src/worker/callbacks.py` delivers it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from src.queue.connection import REDIS_DOWN
+from src.queue.models import Status, error, iso
+from src.queue.ops import Call, Fenced, Ops
+
+from .outcome import Outcome, Running
+from .recovery import recover_call
+
+log = logging.getLogger("agentq.worker")
+
+
+_IDLE_WAIT_S = 1.0
+
+
+class Finisher:
+    def __init__(self, ops: Ops, worker_id: str, processing: str,
+                 on_done: Callable[[Running], None]) -> None:
+        self.ops = ops
+        self.worker_id = worker_id
+        self.processing = processing
+        self.on_done = on_done
+        self.pending: list[tuple[Running, Outcome]] = []
+        self.finished = 0
+        self._wake = asyncio.Event()
+
+    def add(self, run: Running, outcome: Outcome) -> None:
+        self.pending.append((run, outcome))
+        self._wake.set()
+
+    def _backoff(self, attempt: int) -> float:
+        s = self.ops.settings
+        return min(s.retry_max_s, s.retry_base_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+    def call_for(self, run: Running, out: Outcome) -> Call[Any]:
+        env, rec, now = run.env, run.ctx.record, time.time()
+        ops, me, proc = self.ops, self.worker_id, self.processing
+        if out.kind == "putback":
+            return recover_call(ops, proc, run.raw, env, lost=False, current=rec)
+        if out.kind in ("fail", "retry") and out.retryable and env.attempt < env.max_attempts:
+            delay = out.after_s if out.after_s is not None else self._backoff(env.attempt)
+            scheduled = {**rec, "status": Status.SCHEDULED.value, "error": out.error,
+                         "message": f"retrying in {delay:.1f}s"}
+            return ops.retry(env, run.raw, me, proc, env.next_attempt(),
+                             int((now + delay) * 1000), scheduled)
+        if out.kind == "ok":
+            final = {**rec, "status": Status.SUCCEEDED.value, "progress": 100,
+                     "result": out.result, "finished_at": iso(now)}
+        elif out.kind == "cancelled":
+            final = {**rec, "status": Status.CANCELLED.value, "error": out.error,
+                     "finished_at": iso(now)}
+        else:  # fail for good, or stale (the fence refuses the write and drops our copy)
+            final = {**rec, "status": Status.FAILED.value, "finished_at": iso(now),
+                     "error": out.error or error("lost", "this attempt lost the job")}
+        return ops.finish(env, run.raw, me, proc, final, dead=final["status"] == "failed")
+
+    async def loop(self) -> None:
+        delay = 0.1
+        while True:
+            if not self.pending:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), _IDLE_WAIT_S)
+                continue
+            batch, self.pending = self.pending, []
+            try:
+                results = await self.ops.run_all([self.call_for(r, o) for r, o in batch])
+                delay = 0.1
+            except REDIS_DOWN as exc:
+                log.warning("worker %s: cannot record %d results (%s); retrying",
+                            self.worker_id, len(batch), exc)
+                self.pending[:0] = batch
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            for (run, out), code in zip(batch, results, strict=True):
+                self.finished += 1
+                if out.kind != "putback" and code in (Fenced.STALE, Fenced.NO_RECORD):
+                    log.warning("job %s attempt %d: result refused (attempt no longer owns "
+                                "the job)", run.env.id, run.env.attempt)
+                self.on_done(run)
