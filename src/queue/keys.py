@@ -53,6 +53,14 @@ class Keys:
     def callbacks(self) -> str:
         return f"{self.prefix}:callbacks"
 
+    @property
+    def archive(self) -> str:
+        return f"{self.prefix}:archive"
+
+    @property
+    def archive_webhooks(self) -> str:
+        return f"{self.prefix}:archive:webhooks"
+
     # per queue, worker, job
     def queue(self, name: str) -> str:
         return f"{self.prefix}:queue:{name}"

@@ -164,9 +164,10 @@ class Ops:
         return self._call(
             "cancel",
             [k.job(job_id), k.cancel(job_id), k.events(job_id), k.stats,
-             k.queue(record["queue"]), k.scheduled, k.callbacks],
+             k.queue(record["queue"]), k.scheduled, k.callbacks, k.archive],
             [raw, dumps(cancelled), s.job_ttl_s, s.result_ttl_s, status_event(cancelled),
-             EVENTS_MAX, f"{record['queue']}:cancelled", job_id, _callback(cancelled, now), now],
+             EVENTS_MAX, f"{record['queue']}:cancelled", job_id, _callback(cancelled, now), now,
+             s.archive_cap],
             Cancelled,
         )
 
@@ -228,10 +229,10 @@ class Ops:
         return self._call(
             "finish",
             [k.job(env.id), k.events(env.id), processing, k.stats, k.dead, k.cancel(env.id),
-             k.steps(env.id), k.callbacks],
+             k.steps(env.id), k.callbacks, k.archive],
             [env.attempt, worker, raw, dumps(final), s.result_ttl_s, status_event(final),
              EVENTS_MAX, f"{env.queue}:{final['status']}", raw if dead else "", s.dead_max,
-             _callback(final, now), now],
+             _callback(final, now), now, env.id, s.archive_cap],
             Fenced,
         )
 
@@ -256,10 +257,11 @@ class Ops:
         return self._call(
             "recover",
             [processing, k.queue(env.queue), k.dead, k.job(env.id), k.events(env.id),
-             k.cancel(env.id), k.stats, k.callbacks],
+             k.cancel(env.id), k.stats, k.callbacks, k.archive],
             [raw, "dead" if dead else "queue", new_raw, dumps(record), dumps(cancelled),
              s.job_ttl_s, s.result_ttl_s, status_event(record), status_event(cancelled),
-             EVENTS_MAX, s.dead_max, env.queue, _callback(cancelled, now), now],
+             EVENTS_MAX, s.dead_max, env.queue, _callback(cancelled, now), now, env.id,
+             s.archive_cap],
             Recovered,
         )
 
@@ -277,16 +279,17 @@ class Ops:
         """Move an envelope that cannot run to the dead list; fail the record it names
         (`failed`, written only if the record is still `current`)."""
         k, s, now = self.keys, self.settings, _now_ms()
-        write = current is not None and failed is not None
+        write = failed if current is not None else None  # the record to write, if any
         some = job_id or "_"
         return self._call(
             "bury",
-            [source, k.dead, k.job(some), k.events(some), k.stats, k.callbacks],
+            [source, k.dead, k.job(some), k.events(some), k.stats, k.callbacks, k.archive],
             [raw, "zset" if source == k.scheduled else "list", s.dead_max,
-             current if write else "", dumps(failed) if write else "", s.result_ttl_s,
-             status_event(failed) if write else "", EVENTS_MAX,
-             f"{failed['queue']}:failed" if write else "", _callback(failed, now) if write else "",
-             now],
+             current if write is not None else "", dumps(write) if write is not None else "",
+             s.result_ttl_s, status_event(write) if write is not None else "", EVENTS_MAX,
+             f"{write['queue']}:failed" if write is not None else "",
+             _callback(write, now) if write is not None else "",
+             now, job_id or "", s.archive_cap],
             Buried,
         )
 

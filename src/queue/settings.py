@@ -60,7 +60,7 @@ class Settings(SettingsBase):
     """The queue's settings; every field maps to an environment variable of CONTRACT §2."""
 
     MASKED_FIELDS = frozenset({"webhook_secret"})
-    URL_FIELDS = frozenset({"redis_url"})
+    URL_FIELDS = frozenset({"redis_url", "database_url"})
 
     redis_url: str = Field("redis://127.0.0.1:6379/0", alias="REDIS_URL")
     redis_cluster: bool = Field(False, alias="AGENTQ_REDIS_CLUSTER")
@@ -81,6 +81,11 @@ class Settings(SettingsBase):
     callback_attempts: int = Field(5, alias="AGENTQ_CALLBACK_ATTEMPTS", ge=1, le=20)
     callback_backoff_s: float = Field(1.0, alias="AGENTQ_CALLBACK_BACKOFF_S", ge=0)
     callback_timeout_s: float = Field(10.0, alias="AGENTQ_CALLBACK_TIMEOUT_S", gt=0)
+    # History (CONTRACT §4b): every job that ends is archived to this SQL database.
+    database_url: str = Field("", alias="AGENTQ_DATABASE_URL")
+    history_days: float = Field(90.0, alias="AGENTQ_HISTORY_DAYS", gt=0)
+    #: most ended jobs waiting in Redis for the archiver (while the database is away)
+    archive_max: int = Field(1_000_000, alias="AGENTQ_ARCHIVE_MAX", gt=0)
 
     @field_validator("namespace")
     @classmethod
@@ -91,6 +96,11 @@ class Settings(SettingsBase):
     @classmethod
     def _split_commas(cls, v: Any) -> Any:
         return split_commas(v)
+
+    @property
+    def archive_cap(self) -> int:
+        """The archive list's cap the scripts use; 0 (nothing archived) without history."""
+        return self.archive_max if self.database_url else 0
 
     @property
     def task_module_list(self) -> list[str]:

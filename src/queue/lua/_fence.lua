@@ -11,6 +11,9 @@
   (nothing when `member` is empty).
 
   is_terminal(status): succeeded, failed or cancelled.
+
+  archive(archive_key, job_id, cap): hand a job that ended to the history archiver
+  (nothing when `cap` is "0": no history database); the list keeps the newest `cap`.
 ]]
 local function fence(job_key, attempt, worker)
   local raw = redis.call('GET', job_key)
@@ -35,4 +38,12 @@ end
 
 local function is_terminal(status)
   return status == 'succeeded' or status == 'failed' or status == 'cancelled'
+end
+
+local function archive(archive_key, job_id, cap)
+  local n = tonumber(cap)
+  if n and n > 0 then
+    redis.call('LPUSH', archive_key, job_id)
+    redis.call('LTRIM', archive_key, 0, n - 1)
+  end
 end

@@ -12,6 +12,7 @@
     KEYS[4] events        {ns}:events:{id} (likewise)
     KEYS[5] stats         {ns}:stats
     KEYS[6] callbacks     {ns}:callbacks
+    KEYS[7] archive list  {ns}:archive
     ARGV[1] the envelope
     ARGV[2] "zset" when the source is the scheduled set, else "list"
     ARGV[3] dead list cap
@@ -23,6 +24,8 @@
     ARGV[9] stats field ("<queue>:failed")
     ARGV[10] callback member, or ""
     ARGV[11] now in ms
+    ARGV[12] job id, or ""
+    ARGV[13] archive list cap; "0" when there is no history database
 
   Output:
      2  buried, and the job's record failed
@@ -44,4 +47,5 @@ redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6])
 add_event(KEYS[4], ARGV[7], ARGV[8], ARGV[6])
 redis.call('HINCRBY', KEYS[5], ARGV[9], 1)
 call_back(KEYS[6], ARGV[10], ARGV[11])
+archive(KEYS[7], ARGV[12], ARGV[13])
 return 2

@@ -12,6 +12,7 @@
     KEYS[5] queue         {ns}:queue:{queue}
     KEYS[6] scheduled set {ns}:scheduled
     KEYS[7] callbacks     {ns}:callbacks
+    KEYS[8] archive list  {ns}:archive
     ARGV[1] the record JSON the caller read (compare-and-set guard)
     ARGV[2] cancelled record JSON (used when queued or scheduled)
     ARGV[3] record TTL in seconds (for the flag)
@@ -22,6 +23,7 @@
     ARGV[8] job id
     ARGV[9] callback member, or ""
     ARGV[10] now in ms
+    ARGV[11] archive list cap; "0" when there is no history database
 
   Output:
      1  cancelled now
@@ -78,4 +80,5 @@ redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[4])
 add_event(KEYS[3], ARGV[5], ARGV[6], ARGV[4])
 redis.call('HINCRBY', KEYS[4], ARGV[7], 1)
 call_back(KEYS[7], ARGV[9], ARGV[10])
+archive(KEYS[8], ARGV[8], ARGV[11])
 return 1

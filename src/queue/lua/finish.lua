@@ -1,8 +1,9 @@
 --[[
   End an attempt for good: `succeeded`, `failed` (optionally dead-lettering the
   envelope) or `cancelled`. Fenced by attempt: a worker that lost the job only drops
-  its own copy of the envelope. The completion callback, when the job has one, is
-  scheduled in the same step, so a worker dying right after cannot lose it.
+  its own copy of the envelope. The completion callback, when the job has one, and the
+  hand-over to the history archiver are done in the same step, so a worker dying right
+  after cannot lose either.
 
   Input:
     KEYS[1] job record        {ns}:job:{id}
@@ -13,6 +14,7 @@
     KEYS[6] cancel flag       {ns}:cancel:{id}
     KEYS[7] durable steps     {ns}:steps:{id}
     KEYS[8] callbacks         {ns}:callbacks
+    KEYS[9] archive list      {ns}:archive
     ARGV[1] attempt
     ARGV[2] worker id
     ARGV[3] the envelope, as claimed
@@ -25,6 +27,8 @@
     ARGV[10] dead list cap
     ARGV[11] callback member, or "" when the job has no callback_url
     ARGV[12] now in ms (the callback's due time)
+    ARGV[13] job id
+    ARGV[14] archive list cap; "0" when there is no history database
 
   Output:
      1  finished
@@ -46,4 +50,5 @@ if ARGV[9] ~= '' then
   redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[10]) - 1)
 end
 call_back(KEYS[8], ARGV[11], ARGV[12])
+archive(KEYS[9], ARGV[13], ARGV[14])
 return 1

@@ -15,6 +15,7 @@
     KEYS[6] cancel flag       {ns}:cancel:{id}
     KEYS[7] stats             {ns}:stats
     KEYS[8] callbacks         {ns}:callbacks
+    KEYS[9] archive list      {ns}:archive
     ARGV[1] the envelope in the processing list
     ARGV[2] mode: "queue" or "dead"
     ARGV[3] the envelope to requeue or bury
@@ -29,6 +30,8 @@
     ARGV[12] queue name (for stats fields)
     ARGV[13] callback member, or "" when the job has no callback_url
     ARGV[14] now in ms
+    ARGV[15] job id
+    ARGV[16] archive list cap; "0" when there is no history database
 
   Output:
      1  requeued
@@ -50,6 +53,7 @@ if redis.call('EXISTS', KEYS[6]) == 1 then
   add_event(KEYS[5], ARGV[9], ARGV[10], ARGV[7])
   redis.call('HINCRBY', KEYS[7], q .. ':cancelled', 1)
   call_back(KEYS[8], ARGV[13], ARGV[14])
+  archive(KEYS[9], ARGV[15], ARGV[16])
   return 3
 end
 if ARGV[2] == 'queue' then
@@ -65,4 +69,5 @@ redis.call('SET', KEYS[4], ARGV[4], 'EX', ARGV[7])
 add_event(KEYS[5], ARGV[8], ARGV[10], ARGV[7])
 redis.call('HINCRBY', KEYS[7], q .. ':failed', 1)
 call_back(KEYS[8], ARGV[13], ARGV[14])
+archive(KEYS[9], ARGV[15], ARGV[16])
 return 2
