@@ -5,8 +5,14 @@
 #   docker build -t agentq:0.1.0 .
 #   docker run --rm -e REDIS_URL=redis://host:6379/0 agentq:0.1.0 python -m src.worker
 
-ARG NODE_IMAGE=node:20-bookworm-slim
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+# Base images pinned by digest (the multi-platform index, so every architecture
+# resolves), each with the tag it was read from. The tag alone names a moving target:
+# a rebuild must not change what it builds on. To update, read the tag's current
+# digest (`docker buildx imagetools inspect node:20-bookworm-slim`) and replace both.
+#   node:20-bookworm-slim      Node 20.20.0, Debian 12, built 2026-01-14
+#   python:3.11-slim-bookworm  Python 3.11.16, Debian 12, built 2026-08-25
+ARG NODE_IMAGE=node:20-bookworm-slim@sha256:6c51af7dc83f4708aaac35991306bca8f478351cfd2bda35750a62d7efcf05bb
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:fe556eaffd0d96abd8685b83bb8a69addd0dc730fa193669a7df0d49ddcfac02
 
 # --- 1. web: the Next.js UI exported as static files (web/out) -----------------------
 FROM ${NODE_IMAGE} AS web

@@ -92,6 +92,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         docs_url=None if local_docs else "/docs",
+        # No ReDoc: FastAPI's page loads it from a CDN, which an offline or locked-down
+        # deployment cannot reach; /docs (Swagger UI, served locally) covers the API.
+        redoc_url=None,
     )
     if local_docs:
         # Swagger UI from the web build (web/out/docs-assets/): /docs works offline.

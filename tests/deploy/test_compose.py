@@ -94,7 +94,7 @@ def test_docker_compose_config_accepts_it(tmp_path, compose):
 
 def test_redis_is_pinned_persistent_and_health_checked(compose):
     redis = compose["services"]["redis"]
-    image, _, tag = redis["image"].rpartition(":")
+    image, _, tag = redis["image"].partition("@")[0].rpartition(":")
     assert image in {"valkey/valkey", "redis"}
     assert re.fullmatch(r"\d+\.\d+\.\d+(-[a-z0-9.]+)?", tag), f"unpinned tag {tag!r}"
     command = " ".join(redis["command"])
@@ -224,6 +224,114 @@ def test_compose_commands_are_the_modules_the_tests_start():
     from importlib import import_module
 
     assert hasattr(import_module(module), attr)
+
+
+# --- base images pinned by digest --------------------------------------------------
+
+# An image for which no trustworthy digest could be found: it stays on its tag, and a
+# comment above its `image:` line says so. Remove an entry once the image is pinned.
+UNPINNED = {"valkey/valkey:8.1.8"}
+_PINNED = re.compile(r"(?P<tag>[\w./-]+:[\w.-]+)@sha256:[0-9a-f]{64}")
+
+
+def _dockerfile_bases(text: str) -> list[str]:
+    """The image each `FROM` starts from, with the ARG defaults resolved (earlier stages,
+    `FROM <stage> AS ...`, left out)."""
+    args = dict(re.findall(r"(?m)^ARG (\w+)=(\S+)", text))
+    stages: set[str] = set()
+    bases = []
+    for ref, stage in re.findall(r"(?m)^FROM (?:--platform=\S+ )?(\S+)(?: AS (\w+))?", text):
+        ref = re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: args[m[1] or m[2]], ref)
+        if ref not in stages:
+            bases.append(ref)
+        stages.add(stage)
+    return bases
+
+
+def _comments(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if line.lstrip().startswith("#"))
+
+
+def _pinning_problems(refs: list[str], text: str) -> list[str]:
+    """What is wrong with how `refs` (image references read from `text`) are pinned."""
+    problems = []
+    comments = _comments(text)
+    for ref in refs:
+        m = _PINNED.fullmatch(ref)
+        if m is None:
+            if ref not in UNPINNED:
+                problems.append(f"{ref}: not pinned by digest (name:tag@sha256:<64 hex>)")
+            elif not re.search(rf"{re.escape(ref)}\b.*not pinned", comments):
+                problems.append(f"{ref}: unpinned without a comment saying why")
+        elif not re.search(rf"(?m)^\s*#.*\s{re.escape(m['tag'])}\s", comments + " "):
+            problems.append(f"{ref}: no comment names its tag {m['tag']}")
+    return problems
+
+
+def _compose_images(compose) -> list[str]:
+    # Services built here (`build:`) run the project's own image, which has no digest.
+    return [s["image"] for s in compose["services"].values() if "build" not in s]
+
+
+def test_every_base_image_is_pinned_by_digest_with_its_tag_in_a_comment(compose):
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    bases = _dockerfile_bases(dockerfile)
+    assert len(bases) == 3, bases  # web (node), python, runtime (python)
+    assert _pinning_problems(bases, dockerfile) == []
+    images = _compose_images(compose)
+    assert images, "compose has no pulled image"
+    assert _pinning_problems(images, COMPOSE.read_text()) == []
+    # An exception that no longer applies must go.
+    assert UNPINNED <= set(bases) | set(images), UNPINNED - set(bases) - set(images)
+
+
+def test_the_pinning_check_catches_a_tag_only_image(compose):
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    unpinned = re.sub(r"(?m)^(ARG PYTHON_IMAGE=[^@\s]+)@sha256:\w+", r"\1", dockerfile)
+    assert unpinned != dockerfile
+    assert any("not pinned" in p for p in _pinning_problems(_dockerfile_bases(unpinned),
+                                                            unpinned))
+    no_comment = "\n".join(
+        line for line in dockerfile.splitlines() if not re.match(r"#\s+node:", line)
+    )
+    assert any("no comment names its tag" in p
+               for p in _pinning_problems(_dockerfile_bases(no_comment), no_comment))
+    assert _pinning_problems(["redis:7.4"], "") == ["redis:7.4: not pinned by digest "
+                                                    "(name:tag@sha256:<64 hex>)"]
+
+
+def test_node_and_python_bases_are_the_ones_the_stages_expect():
+    bases = _dockerfile_bases((ROOT / "Dockerfile").read_text())
+    tags = [b.partition("@")[0] for b in bases]
+    assert tags == ["node:20-bookworm-slim", "python:3.11-slim-bookworm",
+                    "python:3.11-slim-bookworm"]
+
+
+# --- the API docs work offline -------------------------------------------------------
+
+
+@pytest.mark.parametrize("web", ["built", "none"])
+async def test_redoc_is_off_or_uses_only_local_assets(web, tmp_path):
+    """FastAPI's ReDoc page loads its script from a CDN: /redoc must be off (404) or
+    reference nothing but the app's own paths."""
+    import httpx
+
+    from src.api.app import create_app
+    from src.api.settings import ApiSettings
+
+    web_dir = ROOT / "web" / "out" if web == "built" else tmp_path / "none"
+    if web == "built" and not (web_dir / "index.html").exists():
+        pytest.skip("web/out is not built (make web)")
+    app = create_app(ApiSettings(AGENTQ_WEB_DIR=str(web_dir)))
+    # ASGITransport runs no lifespan: no Redis needed to route a request.
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://agentq.test") as http:
+        r = await http.get("/redoc")
+    if r.status_code == 404:
+        return
+    assert r.status_code == 200, r.status_code
+    refs = re.findall(r"""(?:src|href|spec-url)=["']([^"']+)["']""", r.text)
+    assert refs and all(ref.startswith("/") and not ref.startswith("//") for ref in refs), refs
 
 
 # --- Dockerfile and .dockerignore --------------------------------------------------
