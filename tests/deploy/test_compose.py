@@ -25,7 +25,11 @@ CONTRACT_VARS = [
 ]
 LLM_LIMIT_VARS = ["LLM_RPM", "LLM_TPM", "LLM_RATELIMIT_PERIOD_S", "LLM_READ_TIMEOUT_S",
                   "LLM_OFFLINE_DELAY_S"]
-DEPLOY_VARS = [*CONTRACT_VARS, "AGENTQ_SHUTDOWN_GRACE_S", "AGENTQ_REDIS_CLUSTER", *LLM_LIMIT_VARS]
+# The job history (its password reaches libpq as PGPASSWORD, from POSTGRES_PASSWORD).
+HISTORY_VARS = ["AGENTQ_DATABASE_URL", "AGENTQ_HISTORY_DAYS", "AGENTQ_ARCHIVE_MAX"]
+DEPLOY_VARS = [*CONTRACT_VARS, "AGENTQ_SHUTDOWN_GRACE_S", "AGENTQ_REDIS_CLUSTER", *LLM_LIMIT_VARS,
+               *HISTORY_VARS]
+COMPOSE_DATABASE_URL = "postgresql://agentq@postgres:5432/agentq"
 
 API_COMMAND = ["uvicorn", "src.api.app:app", "--host", "0.0.0.0", "--port", "8000"]
 WORKER_COMMAND = ["python", "-m", "src.worker"]
@@ -111,7 +115,8 @@ def test_api_runs_uvicorn_on_localhost_and_waits_for_redis(compose):
     api = compose["services"]["api"]
     assert api["command"] == API_COMMAND
     assert api["ports"] == ["127.0.0.1:8000:8000"]
-    assert api["depends_on"] == {"redis": {"condition": "service_healthy"}}
+    assert api["depends_on"] == {"redis": {"condition": "service_healthy"},
+                                 "migrate": {"condition": "service_completed_successfully"}}
     assert "/ready" in " ".join(api["healthcheck"]["test"])
     assert api["healthcheck"]["test"][0] == "CMD"
 
@@ -123,7 +128,8 @@ def test_workers_scale(compose):
     assert "container_name" not in worker
     assert "ports" not in worker
     assert worker["deploy"]["replicas"] == 2
-    assert worker["depends_on"] == {"redis": {"condition": "service_healthy"}}
+    assert worker["depends_on"] == {"redis": {"condition": "service_healthy"},
+                                    "migrate": {"condition": "service_completed_successfully"}}
     assert worker["restart"] == "unless-stopped"
 
 
@@ -142,10 +148,51 @@ def test_stop_grace_period_outlasts_the_workers_shutdown_window(compose):
 
 def test_one_image_for_every_app_service(compose):
     api, worker = compose["services"]["api"], compose["services"]["worker"]
-    assert api["image"] == worker["image"]
-    assert api["build"] == worker["build"] == "."
-    assert api["environment"] == worker["environment"]
+    migrate = compose["services"]["migrate"]
+    assert api["image"] == worker["image"] == migrate["image"]
+    assert api["build"] == worker["build"] == migrate["build"] == "."
+    assert api["environment"] == worker["environment"] == migrate["environment"]
     assert api["init"] is worker["init"] is True
+
+
+# --- the history database ------------------------------------------------------------
+
+
+def test_postgres_is_persistent_private_and_health_checked(compose):
+    pg = compose["services"]["postgres"]
+    image, _, tag = pg["image"].partition("@")[0].rpartition(":")
+    assert image == "postgres" and re.fullmatch(r"\d+\.\d+(-[a-z0-9.]+)?", tag), tag
+    volume, _, target = pg["volumes"][0].partition(":")
+    assert target == "/var/lib/postgresql/data" and volume in compose["volumes"]
+    test = pg["healthcheck"]["test"]
+    assert test[0] == "CMD" and test[1] == "pg_isready" and "-h" in test
+    assert "ports" not in pg  # reached on the compose network only
+    env = service_env(pg, {})
+    assert (env["POSTGRES_USER"], env["POSTGRES_DB"], env["POSTGRES_PASSWORD"]) == (
+        "agentq", "agentq", "agentq")
+    # One password setting for the server and its clients, from .env.
+    assert pg["environment"]["POSTGRES_PASSWORD"] == "${POSTGRES_PASSWORD:-agentq}"
+    app = service_env(compose["services"]["api"], {"POSTGRES_PASSWORD": "s3cret"})
+    assert app["PGPASSWORD"] == "s3cret" and "s3cret" not in app["AGENTQ_DATABASE_URL"]
+    assert service_env(pg, {"POSTGRES_PASSWORD": "s3cret"})["POSTGRES_PASSWORD"] == "s3cret"
+    assert app["AGENTQ_DATABASE_URL"] == COMPOSE_DATABASE_URL
+    assert test[test.index("-U") + 1] == env["POSTGRES_USER"]
+
+
+def test_migrate_runs_once_before_the_api_and_the_workers(compose):
+    migrate = compose["services"]["migrate"]
+    assert migrate["command"] == ["agentq", "db", "upgrade"]
+    assert migrate["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert migrate["restart"] == "no"  # one-shot: exits 0 once the schema is current
+    assert "ports" not in migrate and "deploy" not in migrate
+    for name in ("api", "worker"):
+        assert compose["services"][name]["depends_on"]["migrate"] == {
+            "condition": "service_completed_successfully"}
+    # `agentq` is the project's console script (the image installs the project).
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["agentq"] == "src.cli:main"
 
 
 # --- configuration -----------------------------------------------------------------
@@ -154,10 +201,11 @@ def test_one_image_for_every_app_service(compose):
 def test_every_variable_reaches_api_and_workers(compose):
     for name in ("api", "worker"):
         env = compose["services"][name]["environment"]
-        assert sorted(env) == sorted(DEPLOY_VARS), name
+        assert sorted(env) == sorted([*DEPLOY_VARS, "PGPASSWORD"]), name
         for var, value in env.items():
             # Each value comes from .env (or the shell) with its default after `:-`.
-            assert str(value).startswith(f"${{{var}:-"), (var, value)
+            source = "POSTGRES_PASSWORD" if var == "PGPASSWORD" else var
+            assert str(value).startswith(f"${{{source}:-"), (var, value)
 
 
 def test_env_example_documents_every_variable_with_the_defaults(compose):
@@ -170,7 +218,10 @@ def test_env_example_documents_every_variable_with_the_defaults(compose):
             assert example[var] == defaults[var], var
     # REDIS_URL stays commented: make run and compose each have their own default
     # (127.0.0.1 vs the `redis` service), and an active line would break one of them.
-    assert "REDIS_URL" not in example
+    # The same for AGENTQ_DATABASE_URL (SQLite in .data/ vs the `postgres` service).
+    assert "REDIS_URL" not in example and "AGENTQ_DATABASE_URL" not in example
+    assert defaults["AGENTQ_DATABASE_URL"] == COMPOSE_DATABASE_URL
+    assert re.search(r"(?m)^#? ?POSTGRES_PASSWORD=", text), "POSTGRES_PASSWORD missing"
     assert defaults["REDIS_URL"] == "redis://redis:6379/0"
     assert interpolate("${REDIS_URL:-redis://redis:6379/0}", {"REDIS_URL": "rediss://x:1/0"}) == (
         "rediss://x:1/0"
@@ -182,7 +233,7 @@ def test_compose_defaults_match_the_settings_defaults(compose):
     fields = {f.alias: f.default for f in settings.Settings.model_fields.values() if f.alias}
     defaults = service_env(compose["services"]["worker"], {})
     for var, value in defaults.items():
-        if var not in fields or var == "REDIS_URL":
+        if var not in fields or var in ("REDIS_URL", "AGENTQ_DATABASE_URL"):
             continue
         default = fields[var]
         if isinstance(default, bool):
@@ -203,6 +254,7 @@ def test_the_settings_accept_exactly_what_compose_passes(compose, tmp_path):
         "assert s.redis_url == 'redis://redis:6379/0' and s.redis_cluster is False\n"
         "assert s.api_keys == [] and s.webhook_secret == '' and s.task_module_list == []\n"
         "assert (s.heartbeat_s, s.worker_timeout_s, s.shutdown_grace_s) == (5, 30, 30)\n"
+        f"assert s.database_url == {COMPOSE_DATABASE_URL!r} and s.history_days == 90\n"
         "assert llm.offline\n"
     )
     # Run outside the repository (no .env read) with nothing but compose's environment.
@@ -230,7 +282,7 @@ def test_compose_commands_are_the_modules_the_tests_start():
 
 # An image for which no trustworthy digest could be found: it stays on its tag, and a
 # comment above its `image:` line says so. Remove an entry once the image is pinned.
-UNPINNED = {"valkey/valkey:8.1.8"}
+UNPINNED = {"valkey/valkey:8.1.8", "postgres:17.6-bookworm"}
 _PINNED = re.compile(r"(?P<tag>[\w./-]+:[\w.-]+)@sha256:[0-9a-f]{64}")
 
 
