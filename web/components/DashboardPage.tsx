@@ -5,6 +5,7 @@ import { api, ApiError, type QueuesResponse, type WorkersResponse } from '@/lib/
 import { formatAgo } from '@/lib/format';
 import { backoffInterval, startPolling } from '@/lib/poll';
 import { addSample, finishedTotal, rates, type Sample } from '@/lib/throughput';
+import HistoryCharts from './HistoryCharts';
 import ThroughputChart from './ThroughputChart';
 
 const WINDOW_MS = 5 * 60_000;
@@ -72,6 +73,8 @@ export default function DashboardPage() {
         <h2 id="rate-h">Throughput</h2>
         <ThroughputChart points={rates(samples)} windowMs={WINDOW_MS} now={snap?.at ?? 0} />
       </section>
+
+      <HistoryCharts />
 
       <section className="card" aria-labelledby="queues-h">
         <h2 id="queues-h">Queues</h2>

@@ -5,13 +5,16 @@ import { useEffect, useId, useState } from 'react';
 import { api, ApiError, JOB_STATUSES, type JobsPage } from '@/lib/api';
 import { formatAgo, formatDuration, jobDuration } from '@/lib/format';
 import { backoffInterval, startPolling } from '@/lib/poll';
-import StatusBadge from './StatusBadge';
+import StatusBadge, { ArchivedBadge } from './StatusBadge';
 
 const LIMITS = [20, 50, 100];
 
 export default function HistoryPage() {
   const uid = useId();
   const [status, setStatus] = useState('');
+  // the text search (payload and error message) and what is typed before it is applied
+  const [q, setQ] = useState('');
+  const [draft, setDraft] = useState('');
   const [limit, setLimit] = useState(20);
   // cursors[i] is the `before` of page i; page 0 is the newest (no cursor)
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
@@ -24,7 +27,7 @@ export default function HistoryPage() {
   useEffect(() => {
     setLoading(true);
     const poller = startPolling<JobsPage>({
-      load: (signal) => api.listJobs({ status, limit, before }, signal),
+      load: (signal) => api.listJobs({ status, q, limit, before }, signal),
       onData(d) {
         setData(d);
         setError(null);
@@ -38,7 +41,7 @@ export default function HistoryPage() {
       interval: (_last, ctx) => (before == null ? backoffInterval(ctx, 3000) : ctx.failures ? backoffInterval(ctx, 3000) : false),
     });
     return () => poller.stop();
-  }, [status, limit, before]);
+  }, [status, q, limit, before]);
 
   const reset = () => {
     setCursors([null]);
@@ -49,7 +52,16 @@ export default function HistoryPage() {
   return (
     <>
       <h1>History</h1>
-      <div className="toolbar" role="group" aria-label="Filters">
+      <form
+        className="toolbar"
+        role="group"
+        aria-label="Filters"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setQ(draft.trim());
+          reset();
+        }}
+      >
         <div className="field inline">
           <label htmlFor={`${uid}-status`}>Status</label>
           <select
@@ -85,7 +97,19 @@ export default function HistoryPage() {
             ))}
           </select>
         </div>
-      </div>
+        <div className="field inline">
+          <label htmlFor={`${uid}-q`}>Search</label>
+          <input
+            id={`${uid}-q`}
+            type="search"
+            value={draft}
+            maxLength={200}
+            placeholder="payload or error text"
+            onChange={(e) => setDraft(e.target.value)}
+          />
+          <button type="submit">Search</button>
+        </div>
+      </form>
 
       {error && (
         <p className="alert alert-error" role="alert">
@@ -123,6 +147,7 @@ export default function HistoryPage() {
                   <td>{j.type}</td>
                   <td>
                     <StatusBadge status={j.status} />
+                    {j.archived && <ArchivedBadge />}
                     {j.status === 'running' && <span className="muted small"> {j.progress}%</span>}
                   </td>
                   <td title={j.created_at ?? undefined}>{formatAgo(j.created_at, now)}</td>
@@ -136,7 +161,7 @@ export default function HistoryPage() {
             {data && data.jobs.length === 0 && (
               <tr>
                 <td colSpan={6} className="muted empty">
-                  {status ? `No ${status} jobs.` : 'No jobs yet.'}
+                  {q ? `No ${status ? `${status} ` : ''}jobs match “${q}”.` : status ? `No ${status} jobs.` : 'No jobs yet.'}
                 </td>
               </tr>
             )}

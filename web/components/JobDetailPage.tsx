@@ -3,10 +3,10 @@
 import Link from 'next/link';
 import { useSearchParams } from 'next/navigation';
 import { formatDuration, formatTime, jobDuration } from '@/lib/format';
-import { timeline } from '@/lib/timeline';
+import { recordTimeline, timeline } from '@/lib/timeline';
 import { useJob } from '@/lib/useJob';
 import ProgressBar from './ProgressBar';
-import StatusBadge from './StatusBadge';
+import StatusBadge, { ArchivedBadge } from './StatusBadge';
 
 function JobDetail({ id }: { id: string }) {
   const { state, stream, notFound, error } = useJob(id);
@@ -17,18 +17,22 @@ function JobDetail({ id }: { id: string }) {
       <>
         <h1>Job not found</h1>
         <p>
-          No job <code>{id}</code>: the id is wrong or its record expired. <Link href="/history/">Back to the history</Link>
+          No job <code>{id}</code>: the id is wrong, or its record expired and no history database keeps it.{' '}
+          <Link href="/history/">Back to the history</Link>
         </p>
       </>
     );
   }
   const d = record ? jobDuration(record) : null;
-  const items = timeline(events);
+  const archived = record?.archived === true;
+  // An archived job's event stream is gone with it: its timeline comes from the record.
+  const items = archived && events.length === 0 && record ? recordTimeline(record) : timeline(events);
 
   return (
     <>
       <h1 className="job-title">
         Job <span className="job-id">{id}</span>
+        {archived && <ArchivedBadge />}
       </h1>
       {error && (
         <p className="alert alert-warn" role="alert">
@@ -90,7 +94,9 @@ function JobDetail({ id }: { id: string }) {
           <section className="card" aria-labelledby="events-h">
             <h2 id="events-h">Events</h2>
             <p className="muted small">
-              {stream === 'live' || stream === 'connecting'
+              {archived
+                ? 'Archived: Redis no longer holds this job or its event stream; the timeline below is rebuilt from the record.'
+                : stream === 'live' || stream === 'connecting'
                 ? 'Following the event stream…'
                 : stream === 'failed'
                   ? 'The event stream is unavailable.'

@@ -2,3 +2,12 @@ export default function StatusBadge({ status }: { status: string | null | undefi
   const s = status ?? 'unknown';
   return <span className={`badge badge-${s}`}>{s}</span>;
 }
+
+/** A job read from the history database: Redis no longer holds it (nor its events). */
+export function ArchivedBadge() {
+  return (
+    <span className="badge badge-archived" title="From the history database: Redis no longer holds this job or its events">
+      archived
+    </span>
+  );
+}

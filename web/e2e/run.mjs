@@ -1,5 +1,6 @@
 // End-to-end run: a real Valkey server, the real API (serving web/out at "/") and a
-// real worker, all on free ports of 127.0.0.1 in a private namespace, plus a second API
+// real worker, all on free ports of 127.0.0.1 in a private namespace, with the job
+// history in a temporary SQLite file, plus a second API
 // on the same namespace with AGENTQ_API_KEYS set to a random key (for the sign-in
 // tests); then the browser tests in e2e/tests/ drive the system Chromium through
 // playwright-core.
@@ -190,6 +191,8 @@ try {
     AGENTQ_NAMESPACE: namespace,
     AGENTQ_API_KEYS: '',
     AGENTQ_WEB_DIR: join(WEB, 'out'),
+    // The job history in a SQLite file of this run (the Dashboard's history charts).
+    AGENTQ_DATABASE_URL: `sqlite:///${join(dataDir, 'history.db')}`,
     LLM_BASE_URL: '',
     LLM_API_KEY: '',
     PYTHONUNBUFFERED: '1',

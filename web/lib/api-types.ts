@@ -11,7 +11,8 @@ export interface paths {
         };
         /**
          * List jobs
-         * @description Jobs, newest first, filtered; page with `before=<next_before>`.
+         * @description Jobs, newest first, filtered; page with `before=<next_before>`. With a history
+         *     database the list goes on past what Redis still holds (archived jobs say so).
          */
         get: operations["list_jobs_jobs_get"];
         put?: never;
@@ -166,6 +167,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/history/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Jobs per hour and run times
+         * @description Jobs that ended per hour by status, and run time p50/p95 per task type (succeeded
+         *     jobs), over the last `hours`, from the history database.
+         */
+        get: operations["history_stats_history_stats_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -195,7 +217,9 @@ export interface paths {
         };
         /**
          * Readiness: Redis answers
-         * @description 200 with the live worker count when Redis answers, 503 otherwise.
+         * @description 200 with the live worker count when Redis answers, 503 otherwise. With a history
+         *     database, `history_backlog` counts the ended jobs not yet archived, and `history`
+         *     says `behind` while that backlog is large (the database is away or slow).
          */
         get: operations["ready_ready_get"];
         put?: never;
@@ -254,6 +278,40 @@ export interface components {
              * @constant
              */
             status?: "ok";
+        };
+        /**
+         * HistoryStats
+         * @description Without a history database `enabled` is false and the lists are empty.
+         */
+        HistoryStats: {
+            /** Enabled */
+            enabled: boolean;
+            /** Since */
+            since?: string | null;
+            /**
+             * Per Hour
+             * @default []
+             */
+            per_hour?: components["schemas"]["HourCounts"][];
+            /**
+             * Run Time
+             * @default []
+             */
+            run_time?: components["schemas"]["RunTimes"][];
+        };
+        /**
+         * HourCounts
+         * @description Jobs that ended in one hour, by status (absent statuses: none).
+         */
+        HourCounts: {
+            /**
+             * Hour
+             * @description The hour's start, ISO 8601 UTC
+             * @example 2026-11-30T10:00:00Z
+             */
+            hour: string;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * JobCreate
@@ -420,6 +478,11 @@ export interface components {
              * @description The worker that runs or ran the current attempt
              */
             worker?: string | null;
+            /**
+             * Archived
+             * @description true when the record comes from the history database (Redis no longer holds the job); absent otherwise
+             */
+            archived?: boolean | null;
         };
         /**
          * JobsPublic
@@ -511,6 +574,27 @@ export interface components {
              * @example 2
              */
             workers?: number | null;
+            /**
+             * History
+             * @description With a history database: `behind` while many ended jobs wait to be archived (the database is away or slow)
+             */
+            history?: ("ok" | "behind") | null;
+            /**
+             * History Backlog
+             * @description Ended jobs not yet archived
+             */
+            history_backlog?: number | null;
+        };
+        /** RunTimes */
+        RunTimes: {
+            /** Type */
+            type: string;
+            /** Count */
+            count: number;
+            /** P50 S */
+            p50_s: number;
+            /** P95 S */
+            p95_s: number;
         };
         /**
          * Status
@@ -601,6 +685,12 @@ export interface operations {
                 limit?: number;
                 /** @description A job id: list the jobs older than it */
                 before?: string | null;
+                /** @description Created at or after this time (ISO 8601) */
+                since?: string | null;
+                /** @description Created before this time (ISO 8601) */
+                until?: string | null;
+                /** @description Text to find in the payload or the error message */
+                q?: string | null;
             };
             header?: never;
             path?: never;
@@ -1112,6 +1202,37 @@ export interface operations {
             };
         };
     };
+    history_stats_history_stats_get: {
+        parameters: {
+            query?: {
+                hours?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryStats"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     health_health_get: {
         parameters: {
             query?: never;
@@ -1192,4 +1313,5 @@ type ReadonlyArray<T> = [
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
 export const jobErrorPublicTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobErrorPublic"]["type"]> = ["exception", "timeout", "lost", "cancelled", "invalid"];
 export const readyStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Ready"]["status"]> = ["ready", "unavailable"];
+export const readyHistoryAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Ready"]["history"]> = ["ok", "behind"];
 export const statusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Status"]> = ["queued", "scheduled", "running", "succeeded", "failed", "cancelled"];

@@ -18,6 +18,10 @@ export type QueueStats = Schemas['QueueStats'];
 export type QueuesResponse = Schemas['QueuesPublic'];
 export type WorkerInfo = Schemas['WorkerPublic'];
 export type WorkersResponse = Schemas['WorkersPublic'];
+/** GET /history/stats: jobs per hour by status and run times per task type (Dashboard). */
+export type HistoryStats = Schemas['HistoryStats'];
+export type HourCounts = Schemas['HourCounts'];
+export type RunTimes = Schemas['RunTimes'];
 /** One item of FastAPI's 422 body: {"detail": [{"loc": [...], "msg": "..."}]}. */
 export type FieldError = Schemas['ValidationError'];
 
@@ -120,10 +124,11 @@ export const api = {
   getJob: (id: string, signal?: AbortSignal) => request<JobRecord>('GET', `/jobs/${enc(id)}`, undefined, signal),
   cancelJob: (id: string) => request<unknown>('POST', `/jobs/${enc(id)}/cancel`),
   retryJob: (id: string) => request<unknown>('POST', `/jobs/${enc(id)}/retry`),
-  listJobs: (q: { status?: string; type?: string; limit?: number; before?: string | null }, signal?: AbortSignal) => {
+  listJobs: (q: { status?: string; type?: string; q?: string; limit?: number; before?: string | null }, signal?: AbortSignal) => {
     const params = new URLSearchParams();
     if (q.status) params.set('status', q.status);
     if (q.type) params.set('type', q.type);
+    if (q.q) params.set('q', q.q);
     if (q.limit) params.set('limit', String(q.limit));
     if (q.before) params.set('before', q.before);
     const qs = params.toString();
@@ -131,6 +136,8 @@ export const api = {
   },
   getQueues: (signal?: AbortSignal) => request<QueuesResponse>('GET', '/queues', undefined, signal),
   getWorkers: (signal?: AbortSignal) => request<WorkersResponse>('GET', '/workers', undefined, signal),
+  getHistoryStats: (hours: number, signal?: AbortSignal) =>
+    request<HistoryStats>('GET', `/history/stats?hours=${hours}`, undefined, signal),
   eventsUrl: (id: string) => `/jobs/${enc(id)}/events`,
   /**
    * Does the API take this key (null: no key)? Asks for one job, which needs a key when

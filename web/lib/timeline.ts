@@ -1,3 +1,4 @@
+import type { JobRecord } from './api';
 import type { JobEvent } from './events';
 
 export interface TimelineItem {
@@ -36,5 +37,23 @@ export function timeline(events: JobEvent[]): TimelineItem[] {
     else text = e.message ?? JSON.stringify(Object.fromEntries(Object.entries(e).filter(([k]) => !['receivedAt', 'eventId', 'at'].includes(k))));
     items.push({ key, at, type: e.type, text });
   });
+  return items;
+}
+
+/**
+ * The timeline of a job whose event stream is gone (an archived job: Redis no longer
+ * holds it), rebuilt from its record: created, started (the last attempt), ended.
+ */
+export function recordTimeline(record: JobRecord): TimelineItem[] {
+  const items: TimelineItem[] = [];
+  if (record.created_at) items.push({ key: 'created', at: record.created_at, type: 'status', text: 'created' });
+  if (record.started_at) {
+    const on = record.worker ? ` on ${record.worker}` : '';
+    items.push({ key: 'started', at: record.started_at, type: 'status', text: `running – attempt ${record.attempt} of ${record.max_attempts}${on}` });
+  }
+  if (record.finished_at) {
+    const detail = record.error?.message ? ` – ${record.error.message}` : '';
+    items.push({ key: 'finished', at: record.finished_at, type: 'status', text: `${record.status}${detail}` });
+  }
   return items;
 }

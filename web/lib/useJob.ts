@@ -71,7 +71,11 @@ export function useJob(id: string | null, opts: { stream?: boolean } = {}): UseJ
         lastStatus = record.status;
         setError(null);
         dispatch({ kind: 'record', record });
-        if (isTerminal(record.status)) jobStream?.jobEnded();
+        if (record.archived) {
+          // From the history database: Redis no longer holds the job, nor its events.
+          jobStream?.close();
+          setStream('off');
+        } else if (isTerminal(record.status)) jobStream?.jobEnded();
       },
       onError(err) {
         if (err instanceof ApiError && err.status === 404) {

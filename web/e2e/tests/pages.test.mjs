@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { newPage, shot, submit, useBrowser, waitJob } from './harness.mjs';
+import { apiCall, newPage, shot, submit, useBrowser, waitJob } from './harness.mjs';
 
 useBrowser();
 
@@ -52,6 +52,34 @@ test('Dashboard shows the queue counts, a live worker and the throughput chart',
   assert.deepEqual(page.errors, []);
 });
 
+test('Dashboard draws the history charts: jobs per hour and run time by task', async (t) => {
+  // The harness runs the API and the worker with a history database (SQLite).
+  const jobs = [];
+  for (let i = 0; i < 6; i += 1) jobs.push(await submit({ type: 'sleep', payload: { seconds: 0.2 * (i + 1) } }));
+  for (const j of jobs) await waitJob(j.id, ['succeeded']);
+  const end = Date.now() + 30_000;
+  for (;;) {
+    const { body } = await apiCall('GET', '/history/stats');
+    assert.equal(body.enabled, true);
+    if (body.run_time.some((r) => r.type === 'sleep' && r.count >= jobs.length)) break;
+    if (Date.now() > end) throw new Error(`the jobs were not archived: ${JSON.stringify(body)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const page = await newPage(t);
+  await page.goto('/dashboard/');
+  const perHour = page.locator('svg[data-chart="jobs-per-hour"]');
+  await perHour.locator('rect.seg-succeeded').first().waitFor();
+  assert.equal(await perHour.locator('g.bar').count(), 24);
+  assert.match((await perHour.getAttribute('aria-label')) ?? '', /\d+ succeeded/);
+  const sleep = page.locator('svg[data-chart="run-time"] g.row[data-type="sleep"]');
+  await sleep.waitFor();
+  const width = async (sel) => Number(await sleep.locator(sel).getAttribute('width'));
+  assert.ok((await width('rect.p95')) >= (await width('rect.p50')) && (await width('rect.p50')) > 1);
+  await page.getByRole('heading', { name: 'Jobs per hour' }).scrollIntoViewIfNeeded();
+  await shot(page, 'dashboard-history');
+  assert.deepEqual(page.errors, []);
+});
+
 test('The API reference at /docs renders without internet', async (t) => {
   const page = await newPage(t);
   await page.goto('/docs');
@@ -80,7 +108,10 @@ test('The API still describes every field the UI reads (lib/api.ts)', async () =
   const spec = await (await fetch(`${BASE}/openapi.json`)).json();
   const props = (name) => Object.keys(spec.components.schemas[name]?.properties ?? {});
   const uses = {
-    JobPublic: ['id', 'type', 'queue', 'status', 'progress', 'message', 'payload', 'result', 'error', 'attempt', 'max_attempts', 'created_at', 'started_at', 'finished_at', 'worker'],
+    JobPublic: ['id', 'type', 'queue', 'status', 'progress', 'message', 'payload', 'result', 'error', 'attempt', 'max_attempts', 'created_at', 'started_at', 'finished_at', 'worker', 'archived'],
+    HistoryStats: ['enabled', 'per_hour', 'run_time'],
+    HourCounts: ['hour'],
+    RunTimes: ['type', 'count', 'p50_s', 'p95_s'],
     JobsPublic: ['jobs', 'next_before'],
     QueueStats: ['name', 'queued', 'running', 'enqueued', 'succeeded', 'failed', 'retried', 'recovered', 'cancelled'],
     QueuesPublic: ['queues', 'scheduled', 'dead', 'workers'],
