@@ -7,7 +7,7 @@ VENV   := .venv/.installed
 WEBOUT := web/out/index.html
 export NEXT_TELEMETRY_DISABLED := 1
 
-.PHONY: help run test test-fast test-py test-web bench bench-quick install web web-types up down clean
+.PHONY: help run lint test test-fast test-py test-web bench bench-quick install web web-types up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,11 +35,16 @@ web-types: $(VENV) web/node_modules/.installed ## regenerate web/lib/api-types.t
 run: $(VENV) $(WEBOUT) ## start Redis (if none answers), the API and UI on :8000 and WORKERS (2) workers
 	$(PY) -m src.run
 
-test: $(VENV) $(WEBOUT) ## run every test: Python (real Valkey) and web (Vitest + Chromium)
+lint: $(VENV) ## ruff (with a complexity cap), mypy (strict on src/queue) and the import layers
+	.venv/bin/ruff check src tests bench examples
+	.venv/bin/mypy
+	.venv/bin/lint-imports
+
+test: $(VENV) lint $(WEBOUT) ## lint, then every test: Python (real Valkey) and web (Vitest + Chromium)
 	$(PY) -m pytest
 	cd web && npm run types:check && npm run typecheck && npm test && npm run size && npm run e2e
 
-test-fast: $(VENV) ## the Python tests without the slow reliability suite
+test-fast: $(VENV) lint ## lint, then the Python tests without the slow reliability suite
 	$(PY) -m pytest -m 'not slow'
 
 test-py: $(VENV) ## every Python test

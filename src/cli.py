@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from src.queue import TERMINAL, Client, RedisUnavailable, get_settings
-from src.queue.errors import RedisAuthFailed
+from src.queue.errors import InvalidPayload, RedisAuthFailed, UnknownTask
 from src.queue.redact import redact_url, scrub, url_secrets
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
@@ -88,7 +88,7 @@ async def _follow(client: Client, job_id: str, timeout_s: float | None) -> dict[
 
 
 async def _submit(client: Client, args: argparse.Namespace) -> int:
-    from src.queue.registry import InvalidPayload, UnknownTask, load_task_modules
+    from src.queue.registry import load_task_modules
 
     try:
         payload = json.loads(args.payload)

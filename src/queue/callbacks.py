@@ -99,7 +99,9 @@ async def check_callback_url(url: str, allow: list[str]) -> None:
     except OSError as exc:
         raise CallbackRefused(f"cannot resolve {host}: {exc}") from exc
     for info in infos:
-        ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        # an IPv4/IPv6 sockaddr starts with the address as text (the stubs also allow the
+        # (int, bytes) pair of a Python built without IPv6, which never comes back here)
+        ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if not _is_public(ip):
             raise CallbackRefused(
                 f"host {host} resolves to the non-public address {ip}; "
@@ -115,7 +117,7 @@ class Delivery(Enum):
 
 def backoff_s(attempt: int, settings: CallbackSettings) -> float:
     """The wait after failed attempt `attempt` (1-based): exponential, capped, jittered."""
-    delay = min(_MAX_BACKOFF_S, settings.callback_backoff_s * 2 ** (attempt - 1))
+    delay: float = min(_MAX_BACKOFF_S, settings.callback_backoff_s * 2 ** (attempt - 1))
     return delay * random.uniform(0.8, 1.2)
 
 

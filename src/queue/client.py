@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -126,7 +127,8 @@ class Client(Overview):
     async def get(self, job_id: str) -> dict[str, Any] | None:
         """The job's record (CONTRACT §3), or None when unknown or expired."""
         async with atranslate_redis_errors():
-            return _loads(await self.redis.get(self.keys.job(job_id)))
+            rec: dict[str, Any] | None = _loads(await self.redis.get(self.keys.job(job_id)))
+            return rec
 
     async def _get_raw(self, job_id: str) -> tuple[bytes, dict[str, Any]]:
         raw = await self.redis.get(self.keys.job(job_id))
@@ -170,7 +172,7 @@ class Client(Overview):
 
     async def events(
         self, job_id: str, after: str = "0-0", block_ms: int | None = None, count: int = 100,
-    ) -> list[tuple[str, dict[str, Any]]]:
+    ) -> builtins.list[tuple[str, dict[str, Any]]]:  # `list` here is the method above
         """Events of a job after the stream id `after`; blocks up to `block_ms` for new ones."""
         key = self.keys.events(job_id)
         async with atranslate_redis_errors():

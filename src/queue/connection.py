@@ -15,7 +15,9 @@ from redis.exceptions import DataError
 try:
     from hiredis import pack_command as _hiredis_pack
 except ImportError:  # pragma: no cover - hiredis is a declared dependency
-    _hiredis_pack = None
+    _HIREDIS = False
+else:
+    _HIREDIS = True
 
 
 class _HiredisPacking:
@@ -32,8 +34,9 @@ class _HiredisPacking:
         elif b" " in args[0]:
             args = (*args[0].split(), *args[1:])
         try:
-            return [_hiredis_pack(tuple(bytes(a) if isinstance(a, bytearray | memoryview) else a
-                                        for a in args))]
+            cmd = tuple(bytes(a) if isinstance(a, bytearray | memoryview) else a for a in args)
+            # hiredis's stub types the argument as a 1-tuple (Tuple[X], not Tuple[X, ...])
+            return [_hiredis_pack(cmd)]  # type: ignore[arg-type]
         except TypeError as exc:
             raise DataError(str(exc)) from exc
 
@@ -82,7 +85,7 @@ def connect(url: str, *, cluster: bool = False, socket_timeout: float | None = 1
     }
     if cluster:
         return RedisCluster.from_url(url, max_connections=max_connections, **options)
-    if _hiredis_pack is not None:
+    if _HIREDIS:
         options.setdefault("connection_class", _CONNECTIONS.get(urlparse(url).scheme, Connection))
     options.setdefault("health_check_interval", 30)
     pool = _Pool.from_url(

@@ -82,10 +82,10 @@ class RedisAuthFailed(RedisUnavailable):
         super().__init__(message)
 
 
-def _optional(*names: str) -> tuple[type[BaseException], ...]:
+def _optional(*names: str) -> tuple[type[Exception], ...]:
     """The redis-py exception classes of `names` that this version of redis-py has."""
     found = (getattr(redis_errors, name, None) for name in names)
-    return tuple(c for c in found if isinstance(c, type) and issubclass(c, BaseException))
+    return tuple(c for c in found if isinstance(c, type) and issubclass(c, Exception))
 
 
 # Checked before _UNAVAILABLE: redis-py's AuthenticationError is a ConnectionError.

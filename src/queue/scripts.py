@@ -79,7 +79,7 @@ async def run_many(
             pipe.execute_command("EVALSHA", *_args(scripts[name], keys, args))
         if then is not None:
             then(pipe)
-        results = await pipe.execute(raise_on_error=False)
+        results: list[Any] = await pipe.execute(raise_on_error=False)
     missing = [i for i, r in enumerate(results) if isinstance(r, redis_errors.NoScriptError)]
     if missing:
         for name in {calls[i][0] for i in missing}:

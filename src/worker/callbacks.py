@@ -50,8 +50,11 @@ class CallbackSender:
         try:
             raw = await self.ops.redis.get(self.ops.keys.job(due.job_id))
             record = orjson.loads(raw) if raw else None
-            url = record.get("callback_url") if isinstance(record, dict) else None
-            if not url or record["status"] not in TERMINAL:  # expired, or running again
+            if not isinstance(record, dict):  # expired
+                await self.ops.callback_done(due)
+                return
+            url = record.get("callback_url")
+            if not url or record["status"] not in TERMINAL:  # running again
                 await self.ops.callback_done(due)
                 return
             outcome, reason = await post_once(record, url, s)

@@ -7,7 +7,7 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import orjson
@@ -103,13 +103,13 @@ class JobContext:
 
     # -- internals --------------------------------------------------------------
 
-    def _dispatch(self, coro: Awaitable[T]) -> Any:
+    def _dispatch(self, coro: Coroutine[Any, Any, T]) -> Any:
         if threading.get_ident() == self._loop_thread:
             return coro
         return self._call_from_thread(coro)
 
-    def _call_from_thread(self, coro: Awaitable[T]) -> T:
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
+    def _call_from_thread(self, coro: Coroutine[Any, Any, T]) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         return future.result(_THREAD_CALL_TIMEOUT_S)
 
     async def _progress(self, percent: int, message: str | None) -> None:

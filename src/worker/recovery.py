@@ -135,8 +135,8 @@ class Recovery:
 
     async def recover(self, proc: str, raws: list[bytes], *, lost: bool) -> None:
         """Put the envelopes `raws` of `proc` back (or bury them), reading their records once."""
-        envs = [(raw, await parse_or_bury(self.ops, proc, raw)) for raw in raws]
-        envs = [(raw, env) for raw, env in envs if env is not None]
+        parsed = [(raw, await parse_or_bury(self.ops, proc, raw)) for raw in raws]
+        envs = [(raw, env) for raw, env in parsed if env is not None]
         if not envs:
             return
         currents = await self.ops.redis.mget([self.ops.keys.job(env.id) for _, env in envs])

@@ -94,7 +94,7 @@ def test_the_callback_survives_the_finishing_worker_killed_right_after(
             finisher = start_worker(module_dir / "finisher", api.env, "--queues", queue_name,
                                     "--concurrency", "1")
             try:
-                wait_for(lambda: r.zcard(f"{prefix}:workers") > before, timeout_s=20)
+                wait_for(lambda n=before: r.zcard(f"{prefix}:workers") > n, timeout_s=20)
                 job = http.post("/jobs", json={"type": "add", "payload": {"x": 2, "y": 3},
                                                "queue": queue_name,
                                                "callback_url": receiver.url}).json()

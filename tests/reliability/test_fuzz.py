@@ -57,28 +57,33 @@ def fuzz(server: Server, mode: GenerationMode, only: set[str] | None = None,
         if (only is not None and name not in only) or name in skip:
             continue
         codes = seen.setdefault(name, {})
-
-        @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                  phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck))
-        @given(case=op.as_strategy(generation_mode=mode))
-        def run(case) -> None:
-            # `?wait=` holds a request until its job ends (no worker runs here): keep it short.
-            wait = (case.query or {}).get("wait")
-            if isinstance(wait, int | float) and not isinstance(wait, bool) and 0.2 < wait <= 60:
-                case.query["wait"] = 0.2
-            # A valid key, unless this case is about broken headers (then 401 is the answer).
-            headers = None if case.meta and case.meta.is_negative_at(ParameterLocation.HEADER) else AUTH
-            response = case.call_and_validate(headers=headers, checks=checks, timeout=30)
-            codes[response.status_code] = codes.get(response.status_code, 0) + 1
-
         try:
-            run()
+            fuzz_operation(op, mode, checks, codes)
         except Unsatisfiable:  # nothing to break: an operation without parameters or body
             codes["no negative case"] = 1
         except (Exception, BaseExceptionGroup) as exc:  # keep going: report every operation
             failures[name] = str(exc)[:3000]
     return failures, seen
+
+
+def fuzz_operation(op, mode: GenerationMode, checks: list, codes: dict) -> None:
+    """Run the cases of one operation, counting the status codes it answers in `codes`."""
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+              phases=[Phase.explicit, Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(case=op.as_strategy(generation_mode=mode))
+    def run(case) -> None:
+        # `?wait=` holds a request until its job ends (no worker runs here): keep it short.
+        wait = (case.query or {}).get("wait")
+        if isinstance(wait, int | float) and not isinstance(wait, bool) and 0.2 < wait <= 60:
+            case.query["wait"] = 0.2
+        # A valid key, unless this case is about broken headers (then 401 is the answer).
+        headers = None if case.meta and case.meta.is_negative_at(ParameterLocation.HEADER) else AUTH
+        response = case.call_and_validate(headers=headers, checks=checks, timeout=30)
+        codes[response.status_code] = codes.get(response.status_code, 0) + 1
+
+    run()
 
 
 def summarise(label: str, failures: dict, seen: dict, checks: int) -> None:

@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from src.queue import Client
-from src.queue.models import Status, dumps, make_record, new_id, Envelope
+from src.queue.models import Envelope, Status, dumps, make_record, new_id
 
 from .conftest import report, size
 

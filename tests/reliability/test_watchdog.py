@@ -111,7 +111,8 @@ async def test_sigterm_stops_a_worker_whose_task_thread_hangs(client: Client, fl
 @pytest.mark.slow
 @pytest.mark.timeout(90)
 async def test_blocked_event_loop_job_is_recovered_by_a_peer(client: Client, fleet, redis) -> None:
-    a, b = fleet(concurrency=2), fleet(concurrency=2)
+    for _ in range(2):  # one takes the job and blocks its loop, the other recovers it
+        fleet(concurrency=2)
     job = await client.enqueue("blocks_loop", {"ms": 15_000}, max_attempts=1)
     started = await _running(client, job.id)
     rec, _ = await _terminal(client, job.id, WORKER_TIMEOUT_S + HEARTBEAT_S + 10)

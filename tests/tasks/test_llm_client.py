@@ -8,7 +8,13 @@ import pytest
 
 from src.worker import Retry
 from src.worker.llm import (
-    LLM, ChatRequest, LLMError, LLMSettings, LLMTimeout, OpenAICompatible, llm_for,
+    LLM,
+    ChatRequest,
+    LLMError,
+    LLMSettings,
+    LLMTimeout,
+    OpenAICompatible,
+    llm_for,
 )
 
 from .fake_openai import FakeOpenAI, Step
@@ -76,7 +82,7 @@ async def test_backoff_grows_between_tries(fake_llm: FakeOpenAI) -> None:
     finally:
         await llm.provider.aclose()
     at = [c.at for c in fake_llm.calls]
-    gaps = [b - a for a, b in zip(at, at[1:])]
+    gaps = [b - a for a, b in zip(at, at[1:], strict=False)]
     # base 0.1 doubling, jitter over the upper half: [0.05,0.1], [0.1,0.2], [0.2,0.4]
     assert len(gaps) == 3 and gaps[2] >= 0.2 and gaps[2] > gaps[0]
 

@@ -14,7 +14,7 @@ request first passes the rate limit shared by all workers (`LLM_RPM`, `LLM_TPM`)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
@@ -57,7 +57,7 @@ class LLM:
     def model(self) -> str:
         return self.provider.model
 
-    def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+    def stream(self, request: ChatRequest) -> AsyncGenerator[str, None]:
         return self.provider.stream(request, self.acquire)
 
     async def complete(self, request: ChatRequest) -> Completion:

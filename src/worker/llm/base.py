@@ -11,7 +11,7 @@ When 429s or 5xx answers outlast the retry budget the client raises the queue's 
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -64,8 +64,12 @@ class Provider(Protocol):
     name: str
     model: str
 
-    def stream(self, request: ChatRequest, acquire: Acquire | None = None) -> AsyncIterator[str]:
-        """Yield the answer's text as it is produced; `acquire` runs before each request."""
+    def stream(
+        self, request: ChatRequest, acquire: Acquire | None = None
+    ) -> AsyncGenerator[str, None]:
+        """Yield the answer's text as it is produced; `acquire` runs before each request.
+
+        An async generator: callers close it (`aclosing`) to end the request on cancel."""
         ...
 
     async def aclose(self) -> None: ...

@@ -56,7 +56,7 @@ def _score_en(text: str) -> tuple[float, int]:
         score -= 2
         hits += 1
     for i, w in enumerate(words):
-        value = EN_POSITIVE.get(w, 0) - EN_NEGATIVE.get(w, 0)
+        value: float = EN_POSITIVE.get(w, 0) - EN_NEGATIVE.get(w, 0)
         if not value:
             continue
         window = words[max(0, i - 3) : i]

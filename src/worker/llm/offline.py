@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import random
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import orjson
 
@@ -248,7 +248,7 @@ class OfflineProvider:
 
     async def stream(
         self, request: ChatRequest, acquire: Acquire | None = None
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         if acquire is not None:
             await acquire(request.estimated_tokens())
         text = compose(request)

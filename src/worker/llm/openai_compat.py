@@ -7,7 +7,7 @@ import email.utils
 import logging
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import httpx
 
@@ -113,7 +113,7 @@ class OpenAICompatible:
 
     async def stream(
         self, request: ChatRequest, acquire: Acquire | None = None
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         s = self.settings
         body = self.body(request)
         waited = 0.0

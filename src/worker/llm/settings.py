@@ -88,4 +88,7 @@ class LLMSettings(SettingsBase):
             return cls()
         # Every field given (empty means its default), so that nothing else is read.
         aliases = [f.alias for f in cls.model_fields.values() if f.alias]
-        return cls(_env_file=None, **{name: env.get(name, "") for name in aliases})
+        # Any: the values are strings, but `**` of a str dict would also be checked against
+        # the non-field keyword arguments (`_case_sensitive`, ...) of the settings' __init__
+        values: dict[str, Any] = {name: env.get(name, "") for name in aliases}
+        return cls(_env_file=None, **values)

@@ -479,7 +479,8 @@ KO_FRAME = {
 }
 
 #: the order of sections for each length; a tuple offers alternatives
-PLANS = {
+# a section kind, or a choice between kinds
+PLANS: dict[int, list[str | tuple[str, ...]]] = {
     3: ["what", ("how", "why"), ("practice", "pitfalls")],
     5: ["what", "why", "how", "pitfalls", "practice"],
     7: ["what", "why", "how", "start", "examples", "pitfalls", "future"],

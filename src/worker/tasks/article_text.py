@@ -124,7 +124,7 @@ def parse_outline(text: str, count: int) -> list[str]:
     items = [m.group(1) for ln in lines if (m := _LIST_ITEM.match(ln))]
     if not items:
         items = lines
-    titles = []
+    titles: list[str] = []
     for item in items:
         title = _strip_marks(item)
         if title and title.lower() not in {t.lower() for t in titles}:
