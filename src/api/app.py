@@ -21,7 +21,7 @@ from src.api.metrics import ApiMetrics
 from src.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from src.api.routes import health, jobs, queues, webhooks
 from src.api.settings import ApiSettings, get_settings
-from src.queue import Client
+from src.queue import Client, logs, tracing
 from src.queue.registry import load_task_modules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,10 +65,14 @@ class UIMount(Mount):
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    if settings.log_format == "json":  # before uvicorn logs its first line
+        logs.use_json_under_uvicorn()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         load_task_modules(settings.task_module_list)
+        # OTEL_TRACES_EXPORTER set and the SDK installed: spans, flushed at the end
+        stop_tracing = tracing.configure("agentq-api")
         # Short timeouts: a request must fail fast (503) while Redis is unreachable.
         client = Client.from_url(
             settings.redis_url,
@@ -82,6 +86,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             yield
         finally:
             await client.close()
+            if stop_tracing is not None:
+                stop_tracing()
 
     web = Path(settings.web_dir)
     web = web if web.is_absolute() else ROOT / web

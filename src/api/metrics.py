@@ -12,8 +12,16 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+
+from src.queue.histograms import Observed
 
 disable_created_metrics()  # no `*_created` series: they double the output for no use here
 
@@ -62,6 +70,37 @@ class _QueueCollector(Collector):
             yield family
 
 
+class _ObservedCollector(Collector):
+    """Run and wait time histograms per task type and failures by error type, as the
+    workers count them in Redis (src/queue/histograms.py); present even while empty."""
+
+    def __init__(self) -> None:
+        self.observed: Observed | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        observed = self.observed
+        families = {
+            "run": HistogramMetricFamily(
+                "agentq_job_run_seconds", "Run time of an attempt, by task type", labels=["type"]),
+            "wait": HistogramMetricFamily(
+                "agentq_job_wait_seconds",
+                "Queue wait of an attempt (enqueue or retry to start), by task type",
+                labels=["type"]),
+        }
+        failures = CounterMetricFamily(
+            "agentq_attempt_failures", "Attempts that failed, by task type and error type",
+            labels=["type", "error_type"])
+        if observed is not None:
+            for (kind, type_), hist in sorted(observed.histograms.items()):
+                buckets = [(floatToGoString(le), n) for le, n in hist.buckets]
+                families[kind].add_metric([type_], buckets, hist.sum_s)
+            for (type_, error_type), n in sorted(observed.failures.items()):
+                failures.add_metric([type_, error_type], n)
+        yield families["run"]
+        yield families["wait"]
+        yield failures
+
+
 class ApiMetrics:
     """One registry per app, so several apps in one process do not collide."""
 
@@ -98,6 +137,8 @@ class ApiMetrics:
         )
         self._queues = _QueueCollector()
         self.registry.register(self._queues)
+        self._observed = _ObservedCollector()
+        self.registry.register(self._observed)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -106,4 +147,5 @@ class ApiMetrics:
     def render(self, queues: dict[str, Any] | None) -> bytes:
         """The text exposition, with queue families from `queues` (None: Redis did not answer)."""
         self._queues.snapshot = queues
+        self._observed.observed = (queues or {}).get("observed")
         return generate_latest(self.registry)

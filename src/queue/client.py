@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from . import tracing
 from .connection import connect
 from .errors import JobConflict, JobNotFound, atranslate_redis_errors
 from .keys import Keys
@@ -82,6 +83,7 @@ class Client(Overview):
         self, type: str, payload: Any, *, queue: str = "default", max_attempts: int | None = None,
         timeout_s: float | None = None, delay_s: float = 0, idempotency_key: str | None = None,
         callback_url: str | None = None, job_id: str | None = None,
+        traceparent: str | None = None,
     ) -> tuple[Any, dict[str, Any]]:
         payload = {} if payload is None else payload
         if type in self.tasks:
@@ -91,6 +93,7 @@ class Client(Overview):
             id=job_id or new_id(), type=type, queue=queue, payload=payload, attempt=1,
             max_attempts=max_attempts or self.tasks.defaults_for(type)[0], timeout_s=timeout_s,
             enqueued_at=now, callback_url=callback_url,
+            traceparent=traceparent or tracing.current_traceparent(),
         )
         due_ms = int((now + delay_s) * 1000) if delay_s > 0 else 0
         record = make_record(env, Status.SCHEDULED if due_ms else Status.QUEUED, attempt=0)
@@ -99,6 +102,8 @@ class Client(Overview):
     async def enqueue(self, type: str, payload: Any = None, **options: Any) -> Enqueued:
         """Enqueue one job in one round trip; see CONTRACT §7b for the options.
 
+        `traceparent` (W3C) names the trace the job's spans join; by default the current
+        span's, when the caller runs inside one.
         Raises `InvalidPayload` when a task known here refuses the payload.
         """
         call, record = self._prepare(type, payload, **options)

@@ -54,6 +54,10 @@ class Keys:
         return f"{self.prefix}:callbacks"
 
     @property
+    def metrics(self) -> str:
+        return f"{self.prefix}:metrics"
+
+    @property
     def archive(self) -> str:
         return f"{self.prefix}:archive"
 

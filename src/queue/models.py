@@ -105,6 +105,8 @@ class Envelope(BaseModel):
     #: first enqueue time, kept across retries (defaults to enqueued_at)
     created_at: float | None = None
     callback_url: str | None = None
+    #: W3C trace context of the span that enqueued the job; every attempt continues it
+    traceparent: str | None = None
 
     def created(self) -> float:
         return self.created_at if self.created_at is not None else self.enqueued_at
@@ -137,7 +139,8 @@ def make_record(
 ) -> dict[str, Any]:
     """The record for `env` in `status`, in the key order of CONTRACT §3.
 
-    The options a retry must keep (`timeout_s`, `callback_url`) follow when they are set.
+    The options a retry must keep (`timeout_s`, `callback_url`, `traceparent`) follow when
+    they are set.
     """
     record = {
         "id": env.id,
@@ -160,6 +163,8 @@ def make_record(
         record["timeout_s"] = env.timeout_s
     if env.callback_url is not None:
         record["callback_url"] = env.callback_url
+    if env.traceparent is not None:
+        record["traceparent"] = env.traceparent
     return record
 
 
@@ -169,7 +174,7 @@ def envelope_of(record: dict[str, Any]) -> Envelope:
         id=record["id"], type=record["type"], queue=record["queue"], payload=record["payload"],
         attempt=1, max_attempts=record.get("max_attempts") or 1,
         timeout_s=record.get("timeout_s"), callback_url=record.get("callback_url"),
-        created_at=parse_iso(record.get("created_at")),
+        traceparent=record.get("traceparent"), created_at=parse_iso(record.get("created_at")),
     )
 
 

@@ -223,28 +223,32 @@ class Ops:
         )
 
     def finish(self, env: Envelope, raw: bytes, worker: str, processing: str,
-               final: dict[str, Any], *, dead: bool = False) -> Call[Fenced]:
-        """End the attempt with `final` (succeeded, failed or cancelled), fenced by attempt."""
+               final: dict[str, Any], *, dead: bool = False,
+               observe: Sequence[str | int] = ()) -> Call[Fenced]:
+        """End the attempt with `final` (succeeded, failed or cancelled), fenced by attempt;
+        `observe`: metrics field/increment pairs (`histograms.observations`)."""
         k, s, now = self.keys, self.settings, _now_ms()
         return self._call(
             "finish",
             [k.job(env.id), k.events(env.id), processing, k.stats, k.dead, k.cancel(env.id),
-             k.steps(env.id), k.callbacks, k.archive],
+             k.steps(env.id), k.callbacks, k.archive, k.metrics],
             [env.attempt, worker, raw, dumps(final), s.result_ttl_s, status_event(final),
              EVENTS_MAX, f"{env.queue}:{final['status']}", raw if dead else "", s.dead_max,
-             _callback(final, now), now, env.id, s.archive_cap],
+             _callback(final, now), now, env.id, s.archive_cap, *observe],
             Fenced,
         )
 
     def retry(self, env: Envelope, raw: bytes, worker: str, processing: str, nxt: Envelope,
-              due_ms: int, scheduled: dict[str, Any]) -> Call[Fenced]:
-        """Schedule the next attempt `nxt` at `due_ms`, fenced by the failed attempt."""
+              due_ms: int, scheduled: dict[str, Any],
+              observe: Sequence[str | int] = ()) -> Call[Fenced]:
+        """Schedule the next attempt `nxt` at `due_ms`, fenced by the failed attempt;
+        `observe`: metrics field/increment pairs (`histograms.observations`)."""
         k, s = self.keys, self.settings
         return self._call(
             "retry",
-            [k.job(env.id), k.events(env.id), processing, k.stats, k.scheduled],
+            [k.job(env.id), k.events(env.id), processing, k.stats, k.scheduled, k.metrics],
             [env.attempt, worker, raw, nxt.dump(), due_ms, dumps(scheduled), s.job_ttl_s,
-             status_event(scheduled), EVENTS_MAX, f"{env.queue}:retried"],
+             status_event(scheduled), EVENTS_MAX, f"{env.queue}:retried", *observe],
             Fenced,
         )
 

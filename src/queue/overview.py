@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from . import histograms
 from .errors import atranslate_redis_errors
 from .keys import Keys
 from .models import Envelope, Status, iso, make_record
@@ -59,6 +60,11 @@ class Overview:
             for name, n in zip(names, lengths, strict=True)
         ]
         return {"queues": queues, "scheduled": res[-2], "dead": res[-1], "workers": len(workers)}
+
+    async def observed(self) -> histograms.Observed:
+        """Run-time and queue-wait histograms per task type, and failures by error type."""
+        async with atranslate_redis_errors():
+            return histograms.read(await self.redis.hgetall(self.keys.metrics))
 
     async def workers(self) -> list[dict[str, Any]]:
         """Live workers with their current jobs, shaped like `GET /workers` items."""

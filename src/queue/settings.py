@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import lru_cache
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -75,6 +75,8 @@ class Settings(SettingsBase):
     dead_max: int = Field(10_000, alias="AGENTQ_DEAD_MAX", gt=0)
     jobs_index_max: int = Field(100_000, alias="AGENTQ_JOBS_INDEX_MAX", gt=0)
     task_modules: str = Field("", alias="AGENTQ_TASK_MODULES")
+    #: `json`: every log line one JSON object (src/queue/logs.py); `text` for terminals
+    log_format: Literal["text", "json"] = Field("text", alias="AGENTQ_LOG_FORMAT")
     # Callbacks (`callback_url` of a job): whoever finishes the job delivers them.
     webhook_secret: str = Field("", alias="AGENTQ_WEBHOOK_SECRET")
     callback_allow: CommaList = Field(default_factory=list, alias="AGENTQ_CALLBACK_ALLOW")

@@ -1,7 +1,9 @@
 """`python -m src.worker`: run one worker process.
 
 Its log shows REDIS_URL with the password masked; a Redis that refuses the password
-is logged as an authentication failure and the process exits with code 2.
+is logged as an authentication failure and the process exits with code 2. Its lines
+are text, or JSON with `AGENTQ_LOG_FORMAT=json`; with `OTEL_TRACES_EXPORTER` set (and the
+`otel` extra installed) it records spans, flushed when it stops.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import threading
 
 from pydantic import ValidationError
 
+from src.queue import logs, tracing
 from src.queue.errors import RedisAuthFailed, is_auth_failure
 from src.queue.redact import redact_url
 from src.queue.registry import load_task_modules
@@ -51,6 +54,7 @@ async def _main(args: argparse.Namespace) -> int:
     worker = Worker(settings, registry, queues=queues, concurrency=args.concurrency,
                     burst=args.burst, max_jobs=args.max_jobs, worker_id=args.id)
     install_signal_handlers(worker)
+    logs.bind_process(worker=worker.id)
     url = redact_url(settings.redis_url)
     log.info("worker %s: Redis at %s, namespace %s", worker.id, url, settings.namespace)
     try:
@@ -65,16 +69,28 @@ async def _main(args: argparse.Namespace) -> int:
     return 1 if worker.crashed else 0
 
 
+def _log_format() -> logs.LogFormat:
+    """AGENTQ_LOG_FORMAT, before the settings are checked (`_main` reports them if invalid)."""
+    try:
+        return get_settings().log_format
+    except ValidationError:
+        return "text"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(_log_format(), args.log_level)
+    stop_tracing = tracing.configure("agentq-worker")
     try:
-        import uvloop
-    except ImportError:
-        code = asyncio.run(_main(args))
-    else:
-        code = uvloop.run(_main(args))
+        try:
+            import uvloop
+        except ImportError:
+            code = asyncio.run(_main(args))
+        else:
+            code = uvloop.run(_main(args))
+    finally:
+        if stop_tracing is not None:
+            stop_tracing()
     hung = [t for t in threading.enumerate() if t.name.startswith(TASK_THREAD_PREFIX)]
     if hung:  # the interpreter would join them forever
         log.warning("%d task thread(s) still running; exiting without them", len(hung))

@@ -8,10 +8,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Coroutine
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 import orjson
+from opentelemetry.trace import Span
 
+from src.queue import tracing
 from src.queue.errors import StaleAttempt
 from src.queue.keys import Keys
 from src.queue.models import Envelope, event
@@ -38,7 +41,8 @@ class JobContext:
         self._cancelled = False
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        self.log = logging.LoggerAdapter(log, {"job_id": env.id, "attempt": env.attempt})
+        self.log = logging.LoggerAdapter(log, {"job_id": env.id, "attempt": env.attempt,
+                                               "worker": worker_id})
 
     # -- identity ---------------------------------------------------------------
 
@@ -49,6 +53,10 @@ class JobContext:
     @property
     def attempt(self) -> int:
         return self._env.attempt
+
+    @property
+    def worker_id(self) -> str:
+        return self._worker_id
 
     @property
     def max_attempts(self) -> int:
@@ -94,12 +102,20 @@ class JobContext:
         """Run `fn(*args, **kwargs)` once per job: a retry returns the stored JSON result."""
         if threading.get_ident() == self._loop_thread:
             return self._step_async(name, fn, args, kwargs)
-        stored = self._call_from_thread(self._step_get(name))
-        if stored is not None:
-            return orjson.loads(stored)
-        result = fn(*args, **kwargs)
-        self._call_from_thread(self._step_put(name, result))
-        return result
+        with self._step_span(name) as span:
+            stored = self._call_from_thread(self._step_get(name))
+            if span is not None:
+                span.set_attribute("job.step.reused", stored is not None)
+            if stored is not None:
+                return orjson.loads(stored)
+            result = fn(*args, **kwargs)
+            self._call_from_thread(self._step_put(name, result))
+            return result
+
+    def _step_span(self, name: str) -> AbstractContextManager[Span | None]:
+        """The step's span (within the attempt's), or nothing while tracing is off."""
+        return tracing.span(f"step {name}", {"job.id": self.job_id, "job.attempt": self.attempt,
+                                             "job.step": name})
 
     # -- internals --------------------------------------------------------------
 
@@ -139,14 +155,17 @@ class JobContext:
 
     async def _step_async(self, name: str, fn: Callable[..., Any], args: tuple[Any, ...],
                           kwargs: dict[str, Any]) -> Any:
-        stored = await self._step_get(name)
-        if stored is not None:
-            self.log.info("step %s: reusing the stored result", name)
-            return orjson.loads(stored)
-        started = time.monotonic()
-        result = fn(*args, **kwargs)
-        if inspect.isawaitable(result):
-            result = await result
-        await self._step_put(name, result)
-        self.log.info("step %s done in %.2fs", name, time.monotonic() - started)
-        return result
+        with self._step_span(name) as span:
+            stored = await self._step_get(name)
+            if span is not None:
+                span.set_attribute("job.step.reused", stored is not None)
+            if stored is not None:
+                self.log.info("step %s: reusing the stored result", name)
+                return orjson.loads(stored)
+            started = time.monotonic()
+            result = fn(*args, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+            await self._step_put(name, result)
+            self.log.info("step %s done in %.2fs", name, time.monotonic() - started)
+            return result

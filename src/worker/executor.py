@@ -1,23 +1,79 @@
-"""Running one attempt of a task: input validation, timeout, and what its end means."""
+"""Running one attempt of a task: input validation, timeout, and what its end means.
+
+Each attempt runs in the job's log scope (its lines carry `job_id`, `attempt`, `worker`
+and `trace_id`) and, with tracing on, continues the job's trace: a span for the queue
+wait (from `enqueued_at` to the start) and one for the attempt, under which the task's
+steps and model calls nest.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import orjson
+from opentelemetry import trace
 from pydantic import ValidationError
 
+from src.queue import logs, tracing
 from src.queue.errors import StaleAttempt
-from src.queue.models import error
+from src.queue.models import Envelope, error
 from src.queue.registry import Registry
 
 from .errors import Fatal, Retry
 from .outcome import Outcome, Running, describe
 
 
+def will_retry(env: Envelope, out: Outcome) -> bool:
+    """Whether this outcome schedules another attempt."""
+    return out.kind in ("fail", "retry") and out.retryable and env.attempt < env.max_attempts
+
+
+def outcome_name(env: Envelope, out: Outcome) -> str:
+    """What became of the attempt, as logs and spans name it."""
+    if out.kind == "ok":
+        return "succeeded"
+    if will_retry(env, out):
+        return "retrying"
+    return {"cancelled": "cancelled", "putback": "put back", "stale": "stale"}.get(
+        out.kind, "failed")
+
+
 async def run_attempt(run: Running, registry: Registry) -> Outcome:
     """Run the task of `run` to its outcome; never raises (but for our own cancellation)."""
+    env = run.env
+    with logs.job_scope(job_id=env.id, attempt=env.attempt, worker=run.ctx.worker_id,
+                        trace_id=tracing.trace_id_of(env.traceparent)):
+        if not tracing.enabled():
+            return await _run(run, registry)
+        return await _traced(run, registry)
+
+
+async def _traced(run: Running, registry: Registry) -> Outcome:
+    env, tracer = run.env, tracing.tracer()
+    parent = tracing.context_of(env.traceparent)
+    attrs: dict[str, Any] = {"job.id": env.id, "job.type": env.type, "job.attempt": env.attempt,
+                             "job.queue": env.queue}
+    now_ns = time.time_ns()
+    wait = tracer.start_span(f"wait {env.queue}", context=parent, attributes=attrs,
+                             start_time=min(now_ns, int(env.enqueued_at * 1e9)))
+    wait.end(end_time=now_ns)
+    with tracer.start_as_current_span(
+            f"run {env.type}", context=parent, kind=trace.SpanKind.CONSUMER,
+            attributes={**attrs, "job.max_attempts": env.max_attempts, "worker.id":
+                        run.ctx.worker_id}, start_time=now_ns,
+            record_exception=False, set_status_on_exception=False) as span:
+        out = await _run(run, registry)
+        span.set_attribute("job.outcome", outcome_name(env, out))
+        if out.error is not None:
+            span.set_attribute("error.type", out.error["type"])
+            if out.kind != "cancelled":
+                span.set_status(trace.StatusCode.ERROR, out.error["message"][:500])
+        return out
+
+
+async def _run(run: Running, registry: Registry) -> Outcome:
     env, ctx = run.env, run.ctx
     taskdef = registry.get(env.type)
     if taskdef is None:

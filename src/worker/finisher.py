@@ -2,7 +2,10 @@
 
 Outcomes queue up while the finisher writes the previous batch, so a busy worker pays
 one round trip for many finished jobs. A job that ends here with a `callback_url` has
-its callback scheduled by the same script (`src/worker/callbacks.py` delivers it).
+its callback scheduled by the same script (`src/worker/callbacks.py` delivers it); the
+same script counts the attempt's run and wait times into the metrics histograms
+(`src/queue/histograms.py`). Each recorded attempt is logged at INFO, one line with
+`job_id`, `attempt`, `worker` and the outcome.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from src.queue import histograms, tracing
 from src.queue.connection import REDIS_DOWN
 from src.queue.models import Status, error, iso
 from src.queue.ops import Call, Fenced, Ops
 
+from .executor import outcome_name, will_retry
 from .outcome import Outcome, Running
 from .recovery import recover_call
 
@@ -52,12 +57,16 @@ class Finisher:
         ops, me, proc = self.ops, self.worker_id, self.processing
         if out.kind == "putback":
             return recover_call(ops, proc, run.raw, env, lost=False, current=rec)
-        if out.kind in ("fail", "retry") and out.retryable and env.attempt < env.max_attempts:
+        run_s = time.monotonic() - run.started
+        failed = out.error["type"] if out.error and out.kind in ("fail", "retry") else None
+        observe = histograms.observations(env.type, run_s, now - run_s - env.enqueued_at,
+                                          failed)
+        if will_retry(env, out):
             delay = out.after_s if out.after_s is not None else self._backoff(env.attempt)
             scheduled = {**rec, "status": Status.SCHEDULED.value, "error": out.error,
                          "message": f"retrying in {delay:.1f}s"}
             return ops.retry(env, run.raw, me, proc, env.next_attempt(),
-                             int((now + delay) * 1000), scheduled)
+                             int((now + delay) * 1000), scheduled, observe)
         if out.kind == "ok":
             final = {**rec, "status": Status.SUCCEEDED.value, "progress": 100,
                      "result": out.result, "finished_at": iso(now)}
@@ -67,7 +76,8 @@ class Finisher:
         else:  # fail for good, or stale (the fence refuses the write and drops our copy)
             final = {**rec, "status": Status.FAILED.value, "finished_at": iso(now),
                      "error": out.error or error("lost", "this attempt lost the job")}
-        return ops.finish(env, run.raw, me, proc, final, dead=final["status"] == "failed")
+        return ops.finish(env, run.raw, me, proc, final, dead=final["status"] == "failed",
+                          observe=observe)
 
     async def loop(self) -> None:
         delay = 0.1
@@ -93,4 +103,20 @@ class Finisher:
                 if out.kind != "putback" and code in (Fenced.STALE, Fenced.NO_RECORD):
                     log.warning("job %s attempt %d: result refused (attempt no longer owns "
                                 "the job)", run.env.id, run.env.attempt)
+                else:
+                    self._log(run, out)
                 self.on_done(run)
+
+    def _log(self, run: Running, out: Outcome) -> None:
+        """The one INFO line of a recorded attempt."""
+        env, seconds = run.env, time.monotonic() - run.started
+        outcome = outcome_name(env, out)
+        fields = {"job_id": env.id, "attempt": env.attempt, "worker": self.worker_id,
+                  "outcome": outcome, "type": env.type, "queue": env.queue,
+                  "run_s": round(seconds, 3)}
+        if out.error is not None:
+            fields["error_type"] = out.error["type"]
+        if (trace_id := tracing.trace_id_of(env.traceparent)) is not None:
+            fields["trace_id"] = trace_id
+        log.info("job %s attempt %d: %s after %.2fs", env.id, env.attempt, outcome, seconds,
+                 extra=fields)

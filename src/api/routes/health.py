@@ -56,6 +56,8 @@ async def metrics(request: Request, client: ClientDep) -> Response:
     """HTTP request counts and latencies by route and status, and queue gauges read from Redis."""
     try:
         snapshot: dict[str, Any] | None = await client.queues()
+        if snapshot is not None:  # run and wait time histograms, failures by error type
+            snapshot["observed"] = await client.observed()
     except RedisUnavailable:
         snapshot = None
     body = request.app.state.metrics.render(snapshot)

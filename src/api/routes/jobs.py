@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from redis import exceptions as redis_errors
 
@@ -23,6 +23,7 @@ from src.api.schemas import (
 )
 from src.queue import TERMINAL, InvalidPayload, RedisUnavailable, Status, UnknownTask, registry
 from src.queue.callbacks import CallbackRefused, check_callback_url_syntax
+from src.queue.tracing import enqueue_span
 
 #: How long one XREAD of the events stream blocks; below the client's socket timeout.
 EVENTS_BLOCK_MS = 2_000
@@ -73,6 +74,7 @@ async def create_job(
     client: ClientDep,
     settings: SettingsDep,
     response: Response,
+    request: Request,
     wait: Annotated[
         float,
         Query(
@@ -90,21 +92,26 @@ async def create_job(
         except CallbackRefused as exc:
             raise validation_error(("body", "callback_url"), str(exc), job.callback_url) from exc
 
-    try:
-        enqueued = await client.enqueue(
-            job.type,
-            job.payload,
-            queue=job.queue,
-            max_attempts=job.max_attempts,
-            timeout_s=job.timeout_s,
-            delay_s=job.delay_s,
-            idempotency_key=job.idempotency_key,
-            callback_url=job.callback_url,
-        )
-    except InvalidPayload as exc:  # the task's model names the field
-        raise prefixed_errors(exc.validation_error, "body", "payload") from exc
-    except orjson.JSONEncodeError as exc:  # valid JSON that cannot be stored as compact JSON
-        raise unstorable(("body", "payload"), exc) from exc
+    # The job's trace: a PRODUCER span under the request's (or continuing the caller's
+    # `traceparent` header); the envelope carries it to the worker (CONTRACT §9).
+    with enqueue_span(job.type, job.queue, request.headers.get("traceparent")) as span:
+        try:
+            enqueued = await client.enqueue(
+                job.type,
+                job.payload,
+                queue=job.queue,
+                max_attempts=job.max_attempts,
+                timeout_s=job.timeout_s,
+                delay_s=job.delay_s,
+                idempotency_key=job.idempotency_key,
+                callback_url=job.callback_url,
+                traceparent=span.traceparent,
+            )
+        except InvalidPayload as exc:  # the task's model names the field
+            raise prefixed_errors(exc.validation_error, "body", "payload") from exc
+        except orjson.JSONEncodeError as exc:  # valid JSON that cannot be stored as compact JSON
+            raise unstorable(("body", "payload"), exc) from exc
+        span.job_id(enqueued.id)
     record = enqueued.record
     response.headers["Location"] = f"/jobs/{enqueued.id}"
     if wait > 0 and record["status"] not in TERMINAL:

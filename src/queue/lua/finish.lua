@@ -3,7 +3,8 @@
   envelope) or `cancelled`. Fenced by attempt: a worker that lost the job only drops
   its own copy of the envelope. The completion callback, when the job has one, and the
   hand-over to the history archiver are done in the same step, so a worker dying right
-  after cannot lose either.
+  after cannot lose either. The attempt's run and wait times (and its error type) are
+  counted into the metrics hash (src/queue/histograms.py) only when the write is taken.
 
   Input:
     KEYS[1] job record        {ns}:job:{id}
@@ -15,6 +16,7 @@
     KEYS[7] durable steps     {ns}:steps:{id}
     KEYS[8] callbacks         {ns}:callbacks
     KEYS[9] archive list      {ns}:archive
+    KEYS[10] metrics          {ns}:metrics
     ARGV[1] attempt
     ARGV[2] worker id
     ARGV[3] the envelope, as claimed
@@ -29,6 +31,7 @@
     ARGV[12] now in ms (the callback's due time)
     ARGV[13] job id
     ARGV[14] archive list cap; "0" when there is no history database
+    ARGV[15..] metrics field, increment, field, increment, ... (HINCRBY each)
 
   Output:
      1  finished
@@ -51,4 +54,7 @@ if ARGV[9] ~= '' then
 end
 call_back(KEYS[8], ARGV[11], ARGV[12])
 archive(KEYS[9], ARGV[13], ARGV[14])
+for i = 15, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[10], ARGV[i], ARGV[i + 1])
+end
 return 1

@@ -1,7 +1,8 @@
 --[[
   Schedule the next attempt of a job whose attempt failed (or raised Retry): the new
   envelope goes into the scheduled set at its due time, the record becomes
-  `scheduled`. Fenced by attempt.
+  `scheduled`. Fenced by attempt. The failed attempt's run and wait times and its error
+  type are counted into the metrics hash (src/queue/histograms.py) when it is taken.
 
   Input:
     KEYS[1] job record        {ns}:job:{id}
@@ -9,6 +10,7 @@
     KEYS[3] processing list   {ns}:processing:{worker}
     KEYS[4] stats             {ns}:stats
     KEYS[5] scheduled set     {ns}:scheduled
+    KEYS[6] metrics           {ns}:metrics
     ARGV[1] attempt that failed
     ARGV[2] worker id
     ARGV[3] the envelope, as claimed
@@ -19,6 +21,7 @@
     ARGV[8] event JSON
     ARGV[9] events cap
     ARGV[10] stats field ("<queue>:retried")
+    ARGV[11..] metrics field, increment, field, increment, ... (HINCRBY each)
 
   Output:
      1  scheduled
@@ -34,4 +37,7 @@ redis.call('ZADD', KEYS[5], ARGV[5], ARGV[4])
 redis.call('SET', KEYS[1], ARGV[6], 'EX', ARGV[7])
 add_event(KEYS[2], ARGV[8], ARGV[9], ARGV[7])
 redis.call('HINCRBY', KEYS[4], ARGV[10], 1)
+for i = 11, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[6], ARGV[i], ARGV[i + 1])
+end
 return 1

@@ -14,9 +14,14 @@ request first passes the rate limit shared by all workers (`LLM_RPM`, `LLM_TPM`)
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
+
+from opentelemetry import trace
+
+from src.queue import tracing
 
 from .base import (
     Acquire,
@@ -58,7 +63,48 @@ class LLM:
         return self.provider.model
 
     def stream(self, request: ChatRequest) -> AsyncGenerator[str, None]:
-        return self.provider.stream(request, self.acquire)
+        if not tracing.enabled():
+            return self.provider.stream(request, self.acquire)
+        return self._traced(request)
+
+    async def _traced(self, request: ChatRequest) -> AsyncGenerator[str, None]:
+        """The provider's stream inside a span with the GenAI semantic conventions' names.
+
+        Token counts are the server's when it reported them, else estimates (about four
+        bytes a token) marked `agentq.llm.tokens_estimated`. The span is not made
+        current: the caller's code between chunks stays in its own span.
+        """
+        span = tracing.tracer().start_span(
+            f"chat {self.model}", kind=trace.SpanKind.CLIENT, attributes={
+                "gen_ai.operation.name": "chat", "gen_ai.provider.name": self.name,
+                "gen_ai.request.model": self.model,
+                "gen_ai.request.max_tokens": request.max_tokens,
+                "gen_ai.request.temperature": request.temperature,
+                "agentq.llm.purpose": request.purpose,
+            })
+        size = 0
+        try:
+            async with aclosing(self.provider.stream(request, self.acquire)) as stream:
+                async for text in stream:
+                    size += len(text.encode())
+                    yield text
+        except BaseException as exc:
+            if not isinstance(exc, GeneratorExit):
+                span.record_exception(exc)
+                span.set_status(trace.StatusCode.ERROR, f"{type(exc).__name__}")
+                span.set_attribute("error.type", type(exc).__name__)
+            raise
+        finally:
+            usage = request.usage or {}
+            prompt = sum(len(m.get("content", "").encode()) for m in request.messages)
+            span.set_attributes({
+                "gen_ai.response.model": self.model,
+                "gen_ai.usage.input_tokens": usage.get("prompt_tokens", math.ceil(prompt / 4)),
+                "gen_ai.usage.output_tokens": usage.get("completion_tokens",
+                                                        math.ceil(size / 4)),
+                "agentq.llm.tokens_estimated": not usage,
+            })
+            span.end()
 
     async def complete(self, request: ChatRequest) -> Completion:
         async with aclosing(self.stream(request)) as stream:

@@ -42,6 +42,9 @@ class ChatRequest:
     params: dict[str, Any] = field(default_factory=dict)
     max_tokens: int = 600
     temperature: float = 0.7
+    #: token counts the server reported for the answer (`prompt_tokens`,
+    #: `completion_tokens`), filled in by the provider when it had them
+    usage: dict[str, int] | None = field(default=None, compare=False, repr=False)
 
     def estimated_tokens(self) -> int:
         """Prompt plus the longest possible answer, for the tokens-per-minute limit."""

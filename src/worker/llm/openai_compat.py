@@ -123,7 +123,7 @@ class OpenAICompatible:
                 await acquire(request.estimated_tokens())
             streamed = False
             try:
-                async for text in self._once(body):
+                async for text in self._once(body, request):
                     streamed = True
                     yield text
                 return
@@ -148,7 +148,8 @@ class OpenAICompatible:
             await asyncio.sleep(delay)
             waited += delay
 
-    async def _once(self, body: dict) -> AsyncIterator[str]:
+    async def _once(self, body: dict, request: ChatRequest) -> AsyncIterator[str]:
+        """One request; the token counts the server reports go to `request.usage`."""
         deadline = time.monotonic() + self.settings.request_timeout_s
         parser = SSEParser()
         try:
@@ -168,7 +169,7 @@ class OpenAICompatible:
                 if "text/event-stream" not in ctype:
                     # A server that ignored `stream: true` answers with one JSON body.
                     await resp.aread()
-                    text = _non_stream_text(resp)
+                    text = _non_stream_text(resp, request)
                     if text:
                         yield text
                     return
@@ -178,6 +179,7 @@ class OpenAICompatible:
                         raise LLMTimeout(
                             f"answer took longer than {self.settings.request_timeout_s}s"
                         )
+                request.usage = _usage(parser.usage)
         except httpx.TimeoutException as e:
             raise _Transient(f"timed out ({type(e).__name__})", timeout=True) from e
         except (httpx.TransportError, httpx.RemoteProtocolError) as e:
@@ -189,9 +191,20 @@ class OpenAICompatible:
             raise
 
 
-def _non_stream_text(resp: httpx.Response) -> str:
+def _usage(usage: object) -> dict[str, int] | None:
+    """`prompt_tokens` and `completion_tokens` of an answer's `usage`, when it has them."""
+    if not isinstance(usage, dict):
+        return None
+    counts = {k: usage[k] for k in ("prompt_tokens", "completion_tokens")
+              if isinstance(usage.get(k), int)}
+    return counts or None
+
+
+def _non_stream_text(resp: httpx.Response, request: ChatRequest) -> str:
     try:
         data = resp.json()
-        return data["choices"][0]["message"]["content"] or ""
+        text = data["choices"][0]["message"]["content"] or ""
+        request.usage = _usage(data.get("usage"))
+        return text
     except (ValueError, KeyError, IndexError, TypeError) as e:
         raise LLMError(f"unexpected answer: {resp.text[:300]}") from e

@@ -1,0 +1,104 @@
+"""Run-time and queue-wait histograms per task type, and failures by error type, in Redis.
+
+The API serves `/metrics` but never sees a job run, so the worker counts each attempt
+where it records it: `finish` and `retry` add a few `HINCRBY`s to `{ns}:metrics` in the
+same script, only when the write is accepted. `observations()` spells the fields, and
+`read()` turns the hash back into histograms at scrape time. Fields:
+
+    run:<le>:<type>          attempts whose run time fell in the bucket ending at <le>
+    run_ms:<type>            the sum of those run times, in milliseconds
+    wait:<le>:<type>         the same for the queue wait (enqueue, or the retry's
+    wait_ms:<type>           scheduling, to the start of the attempt)
+    fail:<error>:<type>      attempts that failed, by error type (exception, timeout, ...)
+
+Buckets are not cumulative in Redis (one `HINCRBY` an observation); `read()` adds them
+up. The bucket bounds travel in the field names, so a change of bounds never misreads
+older counts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+#: seconds; agent jobs run from a fraction of a second to an hour
+RUN_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
+               3600.0)
+WAIT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                300.0, 900.0, 3600.0)
+
+
+def _le(bounds: tuple[float, ...], seconds: float) -> str:
+    for bound in bounds:
+        if seconds <= bound:
+            return repr(bound)
+    return "+Inf"
+
+
+def observations(type: str, run_s: float, wait_s: float,
+                 error_type: str | None = None) -> list[str | int]:
+    """The `HINCRBY` field/increment pairs (flat) for one finished attempt."""
+    run_s, wait_s = max(0.0, run_s), max(0.0, wait_s)
+    out: list[str | int] = [
+        f"run:{_le(RUN_BUCKETS, run_s)}:{type}", 1, f"run_ms:{type}", round(run_s * 1000),
+        f"wait:{_le(WAIT_BUCKETS, wait_s)}:{type}", 1, f"wait_ms:{type}", round(wait_s * 1000),
+    ]
+    if error_type:
+        out += [f"fail:{error_type}:{type}", 1]
+    return out
+
+
+@dataclass
+class Histogram:
+    """One histogram: cumulative `(le, count)` buckets ending with `+Inf`, and the sum."""
+
+    buckets: list[tuple[float, int]] = field(default_factory=list)
+    sum_s: float = 0.0
+
+    @property
+    def count(self) -> int:
+        return self.buckets[-1][1] if self.buckets else 0
+
+
+@dataclass
+class Observed:
+    """What `{ns}:metrics` holds: histograms by kind (`run`, `wait`) and type, failures."""
+
+    histograms: dict[tuple[str, str], Histogram] = field(default_factory=dict)
+    failures: dict[tuple[str, str], int] = field(default_factory=dict)  # (type, error) -> n
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def read(fields: dict[Any, Any]) -> Observed:
+    """The hash `{ns}:metrics` (field -> count, as HGETALL returns it) as histograms."""
+    counts: dict[tuple[str, str], dict[float, int]] = {}
+    sums: dict[tuple[str, str], int] = {}
+    out = Observed()
+    for raw_name, raw_value in fields.items():
+        name, value = _text(raw_name), int(raw_value)
+        kind, _, rest = name.partition(":")
+        if kind in ("run_ms", "wait_ms"):
+            sums[(kind[:-3], rest)] = value
+            continue
+        head, _, type = rest.partition(":")
+        if kind == "fail":
+            out.failures[(type, head)] = value
+        elif kind in ("run", "wait"):
+            try:
+                le = math.inf if head == "+Inf" else float(head)
+            except ValueError:
+                continue
+            per = counts.setdefault((kind, type), {})
+            per[le] = per.get(le, 0) + value
+    for key, per in counts.items():
+        per.setdefault(math.inf, 0)
+        total, buckets = 0, []
+        for le in sorted(per):
+            total += per[le]
+            buckets.append((le, total))
+        out.histograms[key] = Histogram(buckets, sums.get(key, 0) / 1000)
+    return out
