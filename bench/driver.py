@@ -75,6 +75,10 @@ SYSTEMS = [
         "fork", packages=["rq"], scale=0.1),
 ]
 PEER_KEYS = ["arq", "saq", "taskiq", "dramatiq", "rq_simple", "rq_fork"]
+# The job history's cost (bench/history_bench.py): one worker process, history off, on
+# SQLite, on PostgreSQL (a private server; left out when PostgreSQL is not installed).
+HISTORY = Sys("history", "agentq history", "bench.history_bench", PROJECT_PY)
+HISTORY_MODES = [("off", "off"), ("sqlite", "SQLite"), ("postgres", "PostgreSQL")]
 
 
 # ------------------------------------------------------------------------------ Valkey
@@ -247,6 +251,8 @@ def measure(args: argparse.Namespace, valkey: Valkey, res: Results) -> None:
                 out = run_adapter(s, valkey.url, "memory", "--jobs", "10000")
                 record(s, "bytes", out, "bytes_per_job")
                 log(f"[run {run + 1}/{runs}] {s.key:10} memory        {_short(out)}")
+    if not args.only or "history" in args.only:
+        measure_history(args, valkey, res, runs)
     if not args.only or "http" in args.only or "agentq" in args.only:
         for run in range(runs):
             valkey.flush()
@@ -259,6 +265,27 @@ def measure(args: argparse.Namespace, valkey: Valkey, res: Results) -> None:
                     log(f"  http: ERROR {v}")
             res.note("http", "generator", out.get("generator", "?"))
             log(f"[run {run + 1}/{runs}] http          {_short(out)}")
+
+
+def measure_history(args: argparse.Namespace, valkey: Valkey, res: Results, runs: int) -> None:
+    n = args.jobs * 2 if args.jobs else (3000 if args.quick else 10_000)
+    for run in range(runs):
+        for mode, _ in HISTORY_MODES:
+            valkey.flush()
+            out = run_adapter(HISTORY, valkey.url, mode, "--jobs", str(n), "--timeout", "180",
+                              timeout=300)
+            key = f"history_{mode}"
+            if "unsupported" in out:
+                res.note(key, "proc", out["unsupported"])
+            elif "error" in out:
+                log(f"  history {mode}: ERROR {out['error']}")
+                res.note(key, "proc", "error")
+            else:
+                res.add(key, "proc", out["jobs_per_s"])
+                for q in ("lag_p50_ms", "lag_p99_ms", "backlog_max"):
+                    if q in out:
+                        res.add(key, q, out[q])
+            log(f"[run {run + 1}/{runs}] history    {mode:13} {_short(out)}")
 
 
 def _short(out: dict) -> str:
@@ -350,6 +377,16 @@ TARGETS = [
     ("2 worker processes ≥ 1.7× one",
      lambda r: _ratio(r.get("agentq", "proc_2p"), r.get("agentq", "proc_default")),
      lambda v: v >= 1.7, "≥ 1.70×"),
+    ("history on SQLite: processing ≥ 90% of history off (issue 13)",
+     lambda r: _ratio(r.get("history_sqlite", "proc"), r.get("history_off", "proc")),
+     lambda v: v >= 0.9, "≥ 0.90×"),
+    ("history on PostgreSQL: processing ≥ 90% of history off (issue 13)",
+     lambda r: _ratio(r.get("history_postgres", "proc"), r.get("history_off", "proc")),
+     lambda v: v >= 0.9, "≥ 0.90×"),
+    ("archive lag p99 ≤ 2 s at full rate, SQLite (issue 13)",
+     lambda r: r.get("history_sqlite", "lag_p99_ms"), lambda v: v <= 2000, "≤ 2,000 ms"),
+    ("archive lag p99 ≤ 2 s at full rate, PostgreSQL (issue 13)",
+     lambda r: r.get("history_postgres", "lag_p99_ms"), lambda v: v <= 2000, "≤ 2,000 ms"),
 ]
 
 
@@ -419,7 +456,8 @@ def report(res: Results, valkey: Valkey, args: argparse.Namespace, took_s: float
             ratio = f"{rps / base:.2f}×" if rps and base else "–"
             lines.append(f"| {label} | {fmt(rps)} | {fmt(res.get('http', f'{key}_p99'), 1)} "
                          f"| {ratio} |")
-    lines += ["", "Targets (issue 8):", "", "| target | measured | goal | |",
+    lines += history_report(res)
+    lines += ["", "Targets (issues 8 and 13):", "", "| target | measured | goal | |",
               "| --- | ---: | ---: | --- |"]
     for label, get, ok, goal in TARGETS:
         try:
@@ -446,6 +484,34 @@ def report(res: Results, valkey: Valkey, args: argparse.Namespace, took_s: float
     if notes:
         lines += ["", "Notes:", ""] + notes
     return "\n".join(lines) + "\n"
+
+
+def history_report(res: Results) -> list[str]:
+    if not any(f"history_{m}" in res.raw or f"history_{m}" in res.notes for m, _ in HISTORY_MODES):
+        return []
+    lines = [
+        "",
+        "Job history (`bench/history_bench.py`): one worker process at its full no-op rate, "
+        "its archiver in the same process; archive lag = a job's end → its row visible in SQL:",
+        "",
+        "| history | processing jobs/s | vs off | archive lag p50 / p99 ms | most waiting in Redis |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    base = res.get("history_off", "proc")
+    for mode, label in HISTORY_MODES:
+        key = f"history_{mode}"
+        v = res.get(key, "proc")
+        if v is None:
+            note = res.notes.get(key, {}).get("proc", "not measured")
+            lines.append(f"| {label} | {note} | | | |")
+            continue
+        lag = ("–" if res.get(key, "lag_p50_ms") is None else
+               f"{fmt(res.get(key, 'lag_p50_ms'))} / {fmt(res.get(key, 'lag_p99_ms'))}")
+        ratio = f"{v / base:.2f}×" if base else "–"
+        backlog = res.get(key, "backlog_max")
+        lines.append(f"| {label} | {fmt(v)} | {ratio} | {lag} | "
+                     f"{'–' if backlog is None else fmt(backlog)} |")
+    return lines
 
 
 def main() -> None:

@@ -31,6 +31,10 @@ peer_venv arq bench/requirements-arq.txt ||
 peer_venv main bench/requirements-peers.txt ||
   echo "bench: could not install bench/requirements-peers.txt: SAQ, taskiq, Dramatiq and RQ are left out" >&2
 
+if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null && ! command -v initdb >/dev/null; then
+  echo "bench: PostgreSQL not found, the job history figures leave it out" \
+       "(apt-get install postgresql for them)" >&2
+fi
 if ! command -v wrk >/dev/null; then
   echo "bench: wrk not found, the HTTP figures use the Python load generator" \
        "(apt-get install wrk for the wrk figures)" >&2
