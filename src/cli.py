@@ -64,25 +64,26 @@ class _Progress:
 
 
 async def _follow(client: Client, job_id: str, timeout_s: float | None) -> dict[str, Any] | None:
-    """Show the job's progress until it ends (or `timeout_s`); its latest record."""
+    """Show the job's progress until it ends (or `timeout_s`); its latest record.
+
+    The job's events come through the client's event hub (src/queue/fanout.py); each
+    one, or a second without any, shows the record again.
+    """
     bar = _Progress(sys.stderr)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    after = "0-0"
-    record = await client.get(job_id)
     try:
-        while record is not None:
-            bar.show(record.get("progress", 0), record["status"], record.get("message"))
-            if record["status"] in TERMINAL:
-                return record
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return record
-            block = 1000 if left is None else max(1, int(min(left, 1.0) * 1000))
-            events = await client.events(job_id, after=after, block_ms=block)
-            if events:
-                after = events[-1][0]
+        async with client.hub.subscribe(job_id, after=None) as events:
             record = await client.get(job_id)
-        return None
+            while record is not None:
+                bar.show(record.get("progress", 0), record["status"], record.get("message"))
+                if record["status"] in TERMINAL:
+                    return record
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return record
+                await events.next(1.0 if left is None else min(left, 1.0))
+                record = await client.get(job_id)
+            return None
     finally:
         bar.done()
 
@@ -213,7 +214,36 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("ids", nargs="*", help="requeue only these job ids (default: all)")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(run=_dead)
+
+    p = sub.add_parser("db", help="the history database ($AGENTQ_DATABASE_URL)")
+    p.add_argument("action", choices=("upgrade", "current"),
+                   help="upgrade: apply the migrations; current: print the schema revision")
+    p.set_defaults(run=None)
     return parser
+
+
+def _db(args: argparse.Namespace) -> int:
+    """`agentq db upgrade|current`: needs the database only, not Redis."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from src.history import History
+
+    url = get_settings().database_url
+    if not url:
+        sys.stderr.write("agentq: AGENTQ_DATABASE_URL is not set: there is no history database\n")
+        return EXIT_USAGE
+    history = History(url)
+    try:
+        if args.action == "upgrade":
+            history.upgrade()
+        _out(f"history database {redact_url(url)} at revision {history.revision()}")
+        return EXIT_OK
+    except SQLAlchemyError as exc:
+        sys.stderr.write(f"agentq: history database {redact_url(url)} unavailable: "
+                         f"{type(exc).__name__}\n")
+        return EXIT_UNAVAILABLE
+    finally:
+        history.close()
 
 
 async def _main(args: argparse.Namespace) -> int:
@@ -251,6 +281,8 @@ async def _main(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "db":
+        return _db(args)
     try:
         return asyncio.run(_main(args))
     except KeyboardInterrupt:

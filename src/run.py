@@ -2,6 +2,8 @@
 
     python -m src.run     # env: REDIS_URL, WORKERS (2), HOST (127.0.0.1), PORT (8000),
                           #      AGENTQ_DATA_DIR (.data: where an embedded server keeps its data)
+                          #      AGENTQ_DATABASE_URL (default here: SQLite in AGENTQ_DATA_DIR;
+                          #      set it empty for no history)
 
 Children run in their own process groups so that Ctrl-C reaches only this supervisor,
 which then stops them in order (workers, API, Redis): SIGTERM, a bounded wait, SIGKILL.
@@ -153,6 +155,32 @@ def _interrupt(signum: int, frame: object) -> None:
     raise _Interrupted
 
 
+def prepare_history(data_dir: Path) -> bool:
+    """The history database: SQLite in `data_dir` unless AGENTQ_DATABASE_URL says otherwise
+    (empty: none); its migrations applied before anything starts. False if it cannot be."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from src.history import History
+    from src.queue.settings import Settings
+
+    if "AGENTQ_DATABASE_URL" not in os.environ and not Settings().database_url:
+        os.environ["AGENTQ_DATABASE_URL"] = f"sqlite:///{data_dir / 'history.db'}"
+    url = os.environ.get("AGENTQ_DATABASE_URL") or Settings().database_url
+    if not url:
+        say("no history database (AGENTQ_DATABASE_URL is empty)")
+        return True
+    history = History(url)
+    try:
+        history.upgrade()
+        say(f"history in {redact_url(url)} (schema {history.revision()})")
+        return True
+    except SQLAlchemyError as exc:
+        say(f"the history database {redact_url(url)} is unavailable ({type(exc).__name__})")
+        return False
+    finally:
+        history.close()
+
+
 def main() -> int:
     url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     os.environ["REDIS_URL"] = url
@@ -173,11 +201,13 @@ def main() -> int:
                 "credentials (wrong or missing password in REDIS_URL)"
             )
             return 1
+        data_dir = Path(os.environ.get("AGENTQ_DATA_DIR", ROOT / ".data")).resolve()
         if state == "ok":
             say(f"using the Redis at {redact_url(url)}")
         else:
-            data_dir = Path(os.environ.get("AGENTQ_DATA_DIR", ROOT / ".data")).resolve()
             children.append(start_redis(url, data_dir))
+        if not prepare_history(data_dir):
+            return 1
         api = subprocess.Popen(
             [
                 python,

@@ -16,15 +16,19 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match, Mount
 from starlette.types import Scope
 
-from src.api import errors, ratelimit
+from src.api import errors, ratelimit, streams
+from src.api.deps import open_history
 from src.api.metrics import ApiMetrics
 from src.api.middleware import BodyLimitMiddleware, MetricsMiddleware
-from src.api.routes import health, jobs, queues, webhooks
+from src.api.routes import health, history, jobs, queues, webhooks
 from src.api.settings import ApiSettings, get_settings
 from src.queue import Client, logs, tracing
 from src.queue.registry import load_task_modules
 
 ROOT = Path(__file__).resolve().parents[2]
+#: Redis connections of the request pool; with the event hub's (HUB_CONNECTIONS, 4) an API
+#: process holds 16 at most, however many event streams are open (docs/performance.md).
+POOL_CONNECTIONS = 12
 
 
 class UIMount(Mount):
@@ -63,7 +67,9 @@ class UIMount(Mount):
         return False
 
 
-def create_app(settings: ApiSettings | None = None) -> FastAPI:
+def create_app(settings: ApiSettings | None = None, *, events_fanout: bool = True) -> FastAPI:
+    """The app. `events_fanout=False` follows jobs with one XREAD per open event stream on
+    the request pool (the design before the event hub), for the followers benchmark."""
     settings = settings or get_settings()
     if settings.log_format == "json":  # before uvicorn logs its first line
         logs.use_json_under_uvicorn()
@@ -80,14 +86,23 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             settings=settings,
             socket_connect_timeout=1.0,
             socket_timeout=5.0,
+            # Without the hub every open event stream holds a connection of this pool.
+            max_connections=POOL_CONNECTIONS if events_fanout else 200,
         )
         app.state.client = client
+        # Event streams and `?wait=` follow jobs through the client's hub (one per process).
+        app.state.hub = client.hub if events_fanout else None
+        app.state.history = await open_history(settings.database_url)
+        restore_collector = streams.tune_collector()  # thousands of open streams
         try:
             yield
         finally:
+            restore_collector()
             await client.close()
             if stop_tracing is not None:
                 stop_tracing()
+            if app.state.history is not None:
+                app.state.history.close()
 
     web = Path(settings.web_dir)
     web = web if web.is_absolute() else ROOT / web
@@ -115,7 +130,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     app.state.metrics = ApiMetrics()
     app.state.settings = settings
-    for module in (jobs, queues, webhooks, health):
+    for module in (jobs, queues, webhooks, history, health):
         app.include_router(module.router)
     errors.install(app, settings.retry_after_s)
 

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-from typing import Annotated, Any
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 
 from src.api.settings import ApiSettings
+from src.history import History
 from src.queue import Client
+
+T = TypeVar("T")
+log = logging.getLogger("agentq.api")
 
 # Every dependency here is a coroutine: FastAPI runs a plain `def` dependency in its
 # thread pool, a thread hand-off per request that cost more than the rest of a request.
@@ -42,12 +50,53 @@ JobId = Annotated[
 ]
 
 
-async def get_job(job_id: JobId, client: ClientDep) -> dict[str, Any]:
-    """The job's record, or 404 when it is unknown or expired."""
+async def get_history(request: Request) -> History | None:
+    """The history database (`AGENTQ_DATABASE_URL`), or None when there is none."""
+    history: History | None = request.app.state.history
+    return history
+
+
+HistoryDep = Annotated[History | None, Depends(get_history)]
+
+
+async def open_history(url: str) -> History | None:
+    """The history database of `url`, its schema brought up to date (under a lock); None
+    without a URL. A database that is away at start is tried again by each read and by
+    the archiver, so the API starts anyway."""
+    if not url:
+        return None
+    history = History(url)
+    try:
+        await asyncio.to_thread(history.upgrade)
+    except Exception as exc:
+        log.warning("history database unavailable at start (%s); reads fall back to Redis",
+                    type(exc).__name__)
+    return history
+
+
+async def get_job(job_id: JobId, client: ClientDep, history: HistoryDep) -> dict[str, Any]:
+    """The job's record, from Redis or else from the history; 404 when neither has it."""
     record = await client.get(job_id)
+    if record is None and history is not None:
+        record = await read_history(history.get, job_id)
     if record is None:
         raise HTTPException(404, f"job {job_id} not found")
     return record
+
+
+async def read_history(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A history read in a thread; 503 with Retry-After while the database is away."""
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    except SQLAlchemyError as exc:
+        log.warning("history database unavailable: %s", type(exc).__name__)
+        raise HistoryUnavailable() from exc
+
+
+class HistoryUnavailable(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(503, "the history database is unavailable; try again shortly",
+                         headers={"Retry-After": "5"})
 
 
 JobDep = Annotated[dict[str, Any], Depends(get_job)]

@@ -8,6 +8,7 @@ from typing import Any
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
@@ -68,6 +69,13 @@ class _QueueCollector(Collector):
             family = GaugeMetricFamily(f"agentq_{name}", doc)
             family.add_metric([], snap.get(name, 0))
             yield family
+        if "history_backlog" in snap:
+            backlog = GaugeMetricFamily(
+                "agentq_history_backlog",
+                "Ended jobs waiting in Redis for the archiver to write them to the history",
+            )
+            backlog.add_metric([], snap["history_backlog"])
+            yield backlog
 
 
 class _ObservedCollector(Collector):
@@ -134,6 +142,11 @@ class ApiMetrics:
                 30,
                 60,
             ),
+        )
+        self.sse_followers = Gauge(
+            "agentq_sse_followers",
+            "Open event streams (GET /jobs/{id}/events) of this API process",
+            registry=self.registry,
         )
         self._queues = _QueueCollector()
         self.registry.register(self._queues)

@@ -133,6 +133,9 @@ class JobPublic(BaseModel):
     started_at: Timestamp = None
     finished_at: Timestamp = None
     worker: str | None = Field(None, description="The worker that runs or ran the current attempt")
+    archived: bool | None = Field(
+        None, description="true when the record comes from the history database (Redis no "
+                          "longer holds the job); absent otherwise")
 
 
 # Sent by GET /jobs.
@@ -258,3 +261,7 @@ class Ready(BaseModel):
     status: Literal["ready", "unavailable"] = Field(examples=["ready"])
     redis: str = Field(examples=["ok"])
     workers: int | None = Field(None, examples=[2])
+    history: Literal["ok", "behind"] | None = Field(
+        None, description="With a history database: `behind` while many ended jobs wait to be "
+                          "archived (the database is away or slow)")
+    history_backlog: int | None = Field(None, description="Ended jobs not yet archived")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,7 @@ import orjson
 from . import tracing
 from .connection import connect
 from .errors import JobConflict, JobNotFound, atranslate_redis_errors
+from .fanout import EventHub
 from .keys import Keys
 from .models import TERMINAL, Envelope, Status, envelope_of, error, iso, make_record, new_id
 from .ops import Cancelled, Ops, Resubmitted
@@ -37,6 +38,37 @@ def _loads(raw: bytes | str | None) -> Any:
     return None if raw is None else orjson.loads(raw)
 
 
+_CROCKFORD = {c: i for i, c in enumerate("0123456789ABCDEFGHJKMNPQRSTVWXYZ")}
+
+
+def _ulid_ms(job_id: str) -> int | None:
+    """The milliseconds a ULID was made at (its first 10 characters), or None."""
+    try:
+        return sum(_CROCKFORD[c] << (5 * (9 - i)) for i, c in enumerate(job_id[:10].upper()))
+    except KeyError:
+        return None
+
+
+def _matcher(status: str | None, type: str | None, queue: str | None, since: str | None,
+             until: str | None, q: str | None) -> Callable[[dict[str, Any]], bool]:
+    needle = q.lower() if q else None
+
+    def match(rec: dict[str, Any]) -> bool:
+        if (status and rec["status"] != status) or (type and rec["type"] != type) or (
+                queue and rec["queue"] != queue):
+            return False
+        created = rec.get("created_at") or ""
+        if (since and created < since) or (until and created >= until):
+            return False
+        if needle:
+            error = rec.get("error") or {}
+            text = orjson.dumps(rec.get("payload")).decode().lower()
+            return needle in text or needle in (error.get("message") or "").lower()
+        return True
+
+    return match
+
+
 class Client(Overview):
     """An asyncio client of one namespace on one Redis. Safe to share between tasks.
 
@@ -51,6 +83,7 @@ class Client(Overview):
         self.settings = settings or get_settings()
         self.tasks = tasks
         self.ops = Ops(redis, self.keys, self.settings)
+        self._hub: EventHub | None = None
 
     @classmethod
     def from_url(cls, url: str, namespace: str = "agentq", *, settings: Settings | None = None,
@@ -70,7 +103,17 @@ class Client(Overview):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    @property
+    def hub(self) -> EventHub:
+        """The event fan-out of this client (`src/queue/fanout.py`), made on first use:
+        `wait` and every follower of this process share its few connections."""
+        if self._hub is None:
+            self._hub = EventHub(self.redis, self.keys)
+        return self._hub
+
     async def close(self) -> None:
+        if self._hub is not None:
+            await self._hub.close()
         await self.redis.aclose()
 
     async def ping(self) -> bool:
@@ -143,18 +186,27 @@ class Client(Overview):
 
     async def list(
         self, status: str | None = None, type: str | None = None, queue: str | None = None,
-        limit: int = 50, before: str | None = None,
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """Jobs newest first, filtered, paged by `before` (a job id). Scans a bounded window."""
+        limit: int = 50, before: str | None = None, *, since: str | None = None,
+        until: str | None = None, q: str | None = None,
+    ) -> tuple[builtins.list[dict[str, Any]], str | None]:
+        """Jobs newest first, filtered, paged by `before` (a job id). Scans a bounded window.
+
+        `since`/`until` bound the creation time (ISO, as records show it), `q` is text to
+        find in the payload or the error message (case-insensitive).
+        """
         k = self.keys
-        out: list[dict[str, Any]] = []
+        match = _matcher(status, type, queue, since, until, q)
+        out: builtins.list[dict[str, Any]] = []
         async with atranslate_redis_errors():
             start = 0
             if before:
                 rank = await self.redis.zrevrank(k.jobs, before)
-                if rank is None:
+                if rank is not None:
+                    start = rank + 1
+                elif (ms := _ulid_ms(before)) is not None:  # an id the index no longer has
+                    start = await self.redis.zcount(k.jobs, f"({ms}", "+inf")
+                else:
                     return [], None
-                start = rank + 1
             scanned, chunk, last = 0, max(limit * 2, 100), None
             while scanned < _LIST_SCAN_MAX:
                 ids = [i.decode() for i in await self.redis.zrevrange(k.jobs, start,
@@ -166,8 +218,7 @@ class Client(Overview):
                     scanned += 1
                     last = job_id
                     rec = _loads(raw)
-                    if rec is None or (status and rec["status"] != status) or (
-                            type and rec["type"] != type) or (queue and rec["queue"] != queue):
+                    if rec is None or (before and job_id >= before) or not match(rec):
                         continue
                     out.append(rec)
                     if len(out) == limit:
@@ -190,22 +241,22 @@ class Client(Overview):
         return [(i.decode(), orjson.loads(f[b"d"])) for i, f in rows]
 
     async def wait(self, job_id: str, timeout_s: float = 30) -> dict[str, Any] | None:
-        """The record once the job is terminal, or the latest record when `timeout_s` passes."""
+        """The record once the job is terminal, or the latest record when `timeout_s` passes.
+
+        It follows the job's events through `hub` (no connection of its own) and reads the
+        record again when one arrives, or at least every second.
+        """
         deadline = time.monotonic() + timeout_s
-        last_event = "$"
-        while True:
-            rec = await self.get(job_id)
-            left = deadline - time.monotonic()
-            if rec is None or rec["status"] in TERMINAL or left <= 0:
-                return rec
-            if last_event == "$":
-                async with atranslate_redis_errors():
-                    last = await self.redis.xrevrange(self.keys.events(job_id), count=1)
-                last_event = last[0][0].decode() if last else "0-0"
-            evs = await self.events(job_id, after=last_event,
-                                    block_ms=max(1, int(min(left, 1.0) * 1000)))
-            if evs:
-                last_event = evs[-1][0]
+        rec = await self.get(job_id)
+        if rec is None or rec["status"] in TERMINAL or timeout_s <= 0:
+            return rec
+        async with self.hub.subscribe(job_id, after=None) as sub:
+            while True:
+                rec = await self.get(job_id)
+                left = deadline - time.monotonic()
+                if rec is None or rec["status"] in TERMINAL or left <= 0:
+                    return rec
+                await sub.next(min(left, 1.0))
 
     # -- control ----------------------------------------------------------------
 

@@ -297,6 +297,12 @@ class Ops:
             Buried,
         )
 
+    # -- history ------------------------------------------------------------------
+
+    def archive_done(self, key: str, entries: Sequence[bytes]) -> Call[int]:
+        """Drop entries the archiver has written from the archive list `key`."""
+        return self._call("archive_done", [key], list(entries), int)
+
     # -- completion callbacks ---------------------------------------------------
 
     def callbacks_due(self, lease_ms: int, n: int) -> Call[list[CallbackDue]]:

@@ -24,6 +24,7 @@ from typing import Any
 
 from redis import exceptions as redis_errors
 
+from src.history import History
 from src.queue.connection import REDIS_DOWN, connect
 from src.queue.keys import Keys
 from src.queue.models import Envelope, error
@@ -31,6 +32,7 @@ from src.queue.ops import Ops
 from src.queue.registry import Registry
 from src.queue.settings import Settings
 
+from .archiver import Archiver
 from .callbacks import CallbackSender
 from .claimer import BLOCK_S, Claimer
 from .context import JobContext
@@ -81,6 +83,8 @@ class Worker:
         self.recovery = Recovery(self.ops, self.id, processing)
         self.callbacks = CallbackSender(self.ops)
         self.stall = StallWatch(self.id, settings.worker_timeout_s)
+        self.archiver = (Archiver(self.ops, History(settings.database_url), self.id)
+                         if settings.database_url else None)
 
     @property
     def finished(self) -> int:
@@ -157,14 +161,18 @@ class Worker:
             loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
             await self.redis.aclose()
             await self.blocking.aclose()
+            if self.archiver is not None:
+                self.archiver.history.close()
 
     async def _serve(self) -> None:
         self.stall.start()
         log.info("worker %s: queues=%s concurrency=%d tasks=%s", self.id, ",".join(self.queues),
                  self.concurrency, ",".join(self.registry.names()))
-        background = [asyncio.create_task(c) for c in (
-            self._heartbeat_loop(), self._maintenance_loop(), self.finisher.loop(),
-            self._tick_loop())]
+        loops = [self._heartbeat_loop(), self._maintenance_loop(), self.finisher.loop(),
+                 self._tick_loop()]
+        if self.archiver is not None:
+            loops.append(self.archiver.run(self._stop))
+        background = [asyncio.create_task(c) for c in loops]
         claimer = asyncio.create_task(self.claimer.loop())
         for t in (claimer, *background):
             t.add_done_callback(self._on_loop_done)

@@ -33,12 +33,14 @@ OPERATIONS = [
     ("GET", "/queues"),
     ("GET", "/workers"),
     ("POST", "/webhooks/{source}"),
+    ("GET", "/history/stats"),
     ("GET", "/health"),
     ("GET", "/ready"),
     ("GET", "/metrics"),
 ]
 #: Operations with inputs that can be made invalid (the others take none).
-WITH_INPUTS = [op for op in OPERATIONS if op[0] == "POST" or "{" in op[1] or op[1] == "/jobs"]
+WITH_INPUTS = [op for op in OPERATIONS
+               if op[0] == "POST" or "{" in op[1] or op[1] in ("/jobs", "/history/stats")]
 CASES = [(m, p, GenerationMode.POSITIVE) for m, p in OPERATIONS] + [
     (m, p, GenerationMode.NEGATIVE) for m, p in WITH_INPUTS
 ]

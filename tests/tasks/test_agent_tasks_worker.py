@@ -175,8 +175,10 @@ async def test_two_workers_share_one_request_limit(client: Client, spawn_worker,
         assert rec["status"] == "succeeded", rec
     times = sorted(c.at for c in fake_llm.calls)
     assert len(times) == 14
-    # The limiter counts at grant time; arrival adds a few ms of jitter, hence the margin.
+    # The limiter counts at grant time and the server sees arrival: on a loaded machine a
+    # granted request can take over 100 ms to arrive, hence the margin. No limit, or twice
+    # the limit, still puts 8 or more arrivals in the first window.
     for i, t in enumerate(times):
-        inside = [u for u in times[i:] if u < t + period - 0.1]
+        inside = [u for u in times[i:] if u < t + period - 0.3]
         assert len(inside) <= limit, (i, [round(u - times[0], 3) for u in times])
     assert times[-1] - times[0] >= (14 // limit - 1) * period - 0.2

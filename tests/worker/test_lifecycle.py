@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from src.queue import Client, InvalidPayload, Registry
+from src.queue.registry import load_task_modules
 
 
 async def wait_for(predicate, timeout=10.0, interval=0.05):
@@ -114,7 +115,8 @@ async def test_timeout_and_bad_exceptions_end_with_clear_errors(client, worker):
     hang = await client.enqueue("hang", {"seconds": 1})
     bad = await client.enqueue("bad_str", {})
     unknown = await client.enqueue("no_such_task", {})
-    with pytest.raises(InvalidPayload):  # a producer that knows the task refuses it at once
+    load_task_modules()  # a producer that knows the task refuses a bad payload at once
+    with pytest.raises(InvalidPayload):
         await client.enqueue("add", {"x": "not a number"})
     # one that does not import the tasks enqueues it; the worker fails it as invalid
     blind = Client(client.redis, client.keys.namespace, client.settings, tasks=Registry())

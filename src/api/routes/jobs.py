@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.sse import EventSourceResponse, ServerSentEvent
-from redis import exceptions as redis_errors
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 
-from src.api.deps import ClientDep, JobDep, JobId, SettingsDep, require_api_key
+from src.api import streams
+from src.api.deps import (
+    ClientDep,
+    HistoryDep,
+    JobDep,
+    JobId,
+    SettingsDep,
+    read_history,
+    require_api_key,
+)
 from src.api.errors import prefixed_errors, unstorable, validation_error
 from src.api.schemas import (
     QUEUE_PATTERN,
@@ -21,12 +27,10 @@ from src.api.schemas import (
     JobPublic,
     JobsPublic,
 )
-from src.queue import TERMINAL, InvalidPayload, RedisUnavailable, Status, UnknownTask, registry
+from src.queue import TERMINAL, InvalidPayload, Status, UnknownTask, registry
 from src.queue.callbacks import CallbackRefused, check_callback_url_syntax
+from src.queue.models import iso
 from src.queue.tracing import enqueue_span
-
-#: How long one XREAD of the events stream blocks; below the client's socket timeout.
-EVENTS_BLOCK_MS = 2_000
 
 _errors: dict[int | str, dict[str, Any]] = {
     401: {
@@ -121,9 +125,12 @@ async def create_job(
     return record
 
 
-@router.get("", response_model=JobsPublic, summary="List jobs")
+# Unset fields stay out: `archived` appears only on records from the history database.
+@router.get("", response_model=JobsPublic, response_model_exclude_unset=True,
+            summary="List jobs")
 async def list_jobs(
     client: ClientDep,
+    history: HistoryDep,
     status: Status | None = None,
     type: Annotated[str | None, Query(max_length=200)] = None,
     queue: Annotated[str | None, Query(pattern=QUEUE_PATTERN)] = None,
@@ -131,36 +138,58 @@ async def list_jobs(
     before: Annotated[
         str | None, Query(max_length=128, description="A job id: list the jobs older than it")
     ] = None,
+    since: Annotated[
+        datetime | None, Query(description="Created at or after this time (ISO 8601)")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Created before this time (ISO 8601)")
+    ] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=200,
+                          description="Text to find in the payload or the error message")
+    ] = None,
 ) -> dict[str, Any]:
-    """Jobs, newest first, filtered; page with `before=<next_before>`."""
-    jobs, next_before = await client.list(
-        status=status.value if status else None, type=type, queue=queue, limit=limit, before=before
-    )
-    return {"jobs": jobs, "next_before": next_before}
+    """Jobs, newest first, filtered; page with `before=<next_before>`. With a history
+    database the list goes on past what Redis still holds (archived jobs say so)."""
+    filters = {"status": status.value if status else None, "type": type, "queue": queue,
+               "q": q}
+    live, live_next = await client.list(
+        limit=limit, before=before, since=_iso(since), until=_iso(until), **filters)
+    if history is None:
+        return {"jobs": live, "next_before": live_next}
+    archived = await read_history(history.list, limit=limit, before=before, since=since,
+                                  until=until, **filters)
+    merged = {r["id"]: r for r in archived} | {r["id"]: r for r in live}  # Redis is newer
+    jobs = sorted(merged.values(), key=lambda r: r["id"], reverse=True)
+    if live_next is not None and len(live) < limit:
+        # Redis's window ended before `limit` matches: go on from there next time
+        jobs = [r for r in jobs if r["id"] >= live_next]
+    jobs = jobs[:limit]
+    if len(jobs) == limit:
+        return {"jobs": jobs, "next_before": jobs[-1]["id"]}
+    return {"jobs": jobs, "next_before": live_next}
 
 
-@router.get("/{job_id}", response_model=JobPublic, responses=_not_found, summary="Read a job")
+def _iso(at: datetime | None) -> str | None:
+    """A time as records write it (UTC, milliseconds, `Z`), so strings compare in order."""
+    if at is None:
+        return None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return iso(at.timestamp())
+
+
+@router.get("/{job_id}", response_model=JobPublic, response_model_exclude_unset=True,
+            responses=_not_found, summary="Read a job")
 async def get_job(job: JobDep) -> dict[str, Any]:
     """The job's record."""
     return job
 
 
-def _status_event(record: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "status",
-        "status": record["status"],
-        "progress": record.get("progress", 0),
-        "message": record.get("message"),
-        "attempt": record.get("attempt"),
-        "error": record.get("error"),
-        "at": record.get("finished_at"),
-    }
-
-
 @router.get(
     "/{job_id}/events",
     summary="Follow a job (Server-Sent Events)",
-    response_class=EventSourceResponse,
+    response_class=streams.EventStream,
     responses={
         **_json_errors({**_errors, **_not_found}),
         200: {
@@ -169,7 +198,9 @@ def _status_event(record: dict[str, Any]) -> dict[str, Any]:
                     "itemSchema": {
                         "type": "object",
                         "properties": {
+                            "event": {"type": "string"},
                             "id": {"type": "string", "examples": ["1732262400000-0"]},
+                            "retry": {"type": "integer", "minimum": 0},
                             "data": {
                                 "type": "string",
                                 "contentMediaType": "application/json",
@@ -188,7 +219,8 @@ def _status_event(record: dict[str, Any]) -> dict[str, Any]:
     },
 )
 async def job_events(
-    job: JobDep,
+    request: Request,
+    job_id: JobId,
     client: ClientDep,
     last_event_id: Annotated[
         str | None,
@@ -198,39 +230,20 @@ async def job_events(
             description="Resume after this event id (browsers send it when they reconnect)",
         ),
     ] = None,
-) -> AsyncIterator[ServerSentEvent]:
+) -> streams.EventStream:
     """Follow a job: its progress and status changes as Server-Sent Events."""
-    job_id = job["id"]
     after = last_event_id or "0-0"
-    while True:
-        try:
-            events = await client.events(job_id, after=after, block_ms=EVENTS_BLOCK_MS)
-            record = None if events else await client.get(job_id)
-        except Exception as exc:  # Redis went away mid-stream: keep the stream, try again
-            if not _is_unavailable(exc):
-                raise
-            await asyncio.sleep(1)
-            continue
-        for event_id, event in events:
-            after = event_id
-            yield ServerSentEvent(id=event_id, data=event)
-            if event.get("type") == "status" and event.get("status") in TERMINAL:
-                return
-        if events:
-            continue
-        if record is None:  # expired, or Redis came back without it
-            return
-        if record["status"] in TERMINAL:
-            # Its terminal event was read before (a resumed stream) or trimmed: send the
-            # final state again so a reconnecting EventSource learns that it is over.
-            yield ServerSentEvent(id=after if after != "0-0" else None, data=_status_event(record))
-            return
-
-
-def _is_unavailable(exc: Exception) -> bool:
-    return isinstance(
-        exc, RedisUnavailable | redis_errors.ConnectionError | redis_errors.TimeoutError
+    hub = request.app.state.hub
+    # Through the hub, a thousand viewers opening one job read its record once.
+    record = await (hub.record(job_id) if hub is not None else client.get(job_id))
+    if record is None:
+        raise HTTPException(404, f"job {job_id} not found")
+    events = (
+        streams.follow(hub, record, after)
+        if hub is not None
+        else streams.follow_per_stream(client, record, after)
     )
+    return streams.EventStream(events, request.app.state.metrics.sse_followers)
 
 
 @router.post(

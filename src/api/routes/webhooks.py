@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 import orjson
@@ -10,6 +11,8 @@ from fastapi import APIRouter, Header, HTTPException, Path, Request, Response
 from src.api.deps import ClientDep, SettingsDep
 from src.api.errors import unstorable, validation_error
 from src.api.schemas import SOURCE_PATTERN, ErrorDetail, WebhookAccepted
+from src.queue import Client
+from src.queue.models import iso
 from src.queue.signing import SIGNATURE_HEADER, verify
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -62,5 +65,25 @@ async def receive_webhook(
         job = await client.enqueue("webhook_event", {"source": source, "body": body})
     except orjson.JSONEncodeError as exc:
         raise unstorable(("body",), exc) from exc
+    if settings.database_url:  # the archiver writes it to the history's webhook_events
+        await _keep_for_history(client, settings.archive_max, job.id, source, request, body)
     response.headers["Location"] = f"/jobs/{job.id}"
     return {"id": job.id, "type": "webhook_event", "status": job.record["status"]}
+
+
+#: headers kept with a webhook in the history (never a signature, cookie or credential)
+_KEPT_HEADERS = ("content-type", "user-agent")
+_PRIVATE_HEADERS = ("x-signature-256", "x-hub-signature", "x-hub-signature-256", "authorization",
+                   "cookie", "x-api-key")
+
+
+async def _keep_for_history(client: Client, cap: int, job_id: str, source: str,
+                            request: Request, body: Any) -> None:
+    headers = {k: v for k, v in request.headers.items()
+               if (k in _KEPT_HEADERS or k.startswith("x-")) and k not in _PRIVATE_HEADERS}
+    entry = orjson.dumps({"job_id": job_id, "source": source, "received_at": iso(time.time()),
+                          "headers": headers, "body": body})
+    async with client.redis.pipeline(transaction=True) as pipe:
+        pipe.lpush(client.keys.archive_webhooks, entry)
+        pipe.ltrim(client.keys.archive_webhooks, 0, cap - 1)
+        await pipe.execute()

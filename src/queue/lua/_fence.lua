@@ -12,8 +12,11 @@
 
   is_terminal(status): succeeded, failed or cancelled.
 
-  archive(archive_key, job_id, cap): hand a job that ended to the history archiver
-  (nothing when `cap` is "0": no history database); the list keeps the newest `cap`.
+  archive(archive_key, events_key, job_id, record_json, cap): hand a job that ended to
+  the history archiver: the entry {"id", "events" (the stream's length), "record"} holds
+  the record itself, so it waits safely however long the database is away, even past
+  the record's TTL. Nothing when `cap` is "0" (no history database); the list keeps
+  the newest `cap` entries.
 ]]
 local function fence(job_key, attempt, worker)
   local raw = redis.call('GET', job_key)
@@ -40,10 +43,12 @@ local function is_terminal(status)
   return status == 'succeeded' or status == 'failed' or status == 'cancelled'
 end
 
-local function archive(archive_key, job_id, cap)
+local function archive(archive_key, events_key, job_id, record_json, cap)
   local n = tonumber(cap)
   if n and n > 0 then
-    redis.call('LPUSH', archive_key, job_id)
+    local events = redis.call('XLEN', events_key)
+    redis.call('LPUSH', archive_key, '{"id":' .. cjson.encode(job_id) .. ',"events":' .. events
+      .. ',"record":' .. record_json .. '}')
     redis.call('LTRIM', archive_key, 0, n - 1)
   end
 end

@@ -47,5 +47,5 @@ redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6])
 add_event(KEYS[4], ARGV[7], ARGV[8], ARGV[6])
 redis.call('HINCRBY', KEYS[5], ARGV[9], 1)
 call_back(KEYS[6], ARGV[10], ARGV[11])
-archive(KEYS[7], ARGV[12], ARGV[13])
+archive(KEYS[7], KEYS[4], ARGV[12], ARGV[5], ARGV[13])
 return 2

@@ -80,5 +80,5 @@ redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[4])
 add_event(KEYS[3], ARGV[5], ARGV[6], ARGV[4])
 redis.call('HINCRBY', KEYS[4], ARGV[7], 1)
 call_back(KEYS[7], ARGV[9], ARGV[10])
-archive(KEYS[8], ARGV[8], ARGV[11])
+archive(KEYS[8], KEYS[3], ARGV[8], ARGV[2], ARGV[11])
 return 1

@@ -53,7 +53,7 @@ if ARGV[9] ~= '' then
   redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[10]) - 1)
 end
 call_back(KEYS[8], ARGV[11], ARGV[12])
-archive(KEYS[9], ARGV[13], ARGV[14])
+archive(KEYS[9], KEYS[2], ARGV[13], ARGV[4], ARGV[14])
 for i = 15, #ARGV, 2 do
   redis.call('HINCRBY', KEYS[10], ARGV[i], ARGV[i + 1])
 end

@@ -53,7 +53,7 @@ if redis.call('EXISTS', KEYS[6]) == 1 then
   add_event(KEYS[5], ARGV[9], ARGV[10], ARGV[7])
   redis.call('HINCRBY', KEYS[7], q .. ':cancelled', 1)
   call_back(KEYS[8], ARGV[13], ARGV[14])
-  archive(KEYS[9], ARGV[15], ARGV[16])
+  archive(KEYS[9], KEYS[5], ARGV[15], ARGV[5], ARGV[16])
   return 3
 end
 if ARGV[2] == 'queue' then
@@ -69,5 +69,5 @@ redis.call('SET', KEYS[4], ARGV[4], 'EX', ARGV[7])
 add_event(KEYS[5], ARGV[8], ARGV[10], ARGV[7])
 redis.call('HINCRBY', KEYS[7], q .. ':failed', 1)
 call_back(KEYS[8], ARGV[13], ARGV[14])
-archive(KEYS[9], ARGV[15], ARGV[16])
+archive(KEYS[9], KEYS[5], ARGV[15], ARGV[4], ARGV[16])
 return 2

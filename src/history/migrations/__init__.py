@@ -1,0 +1,1 @@
+"""Alembic migrations of the history database (applied by `src.history.store.upgrade`)."""
