@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -215,11 +216,18 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _upsert(conn: Connection, table: Any, rows: Sequence[dict[str, Any]], key: str) -> None:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(list(rows))
+    """One cached single-row upsert, executed for all rows (SQLAlchemy batches them):
+    a multi-row VALUES statement would be compiled anew for every batch size."""
+    conn.execute(_upsert_statement(conn.dialect.name, table, key), list(rows))
+
+
+@functools.cache
+def _upsert_statement(dialect_name: str, table: Any, key: str) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
     update = {c.name: stmt.excluded[c.name] for c in table.columns
               if c.name not in (key, "id")}
-    conn.execute(stmt.on_conflict_do_update(index_elements=[key], set_=update))
+    return stmt.on_conflict_do_update(index_elements=[key], set_=update)
 
 
 def _engine_options(url: str) -> dict[str, Any]:

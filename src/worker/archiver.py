@@ -56,7 +56,7 @@ class Archiver:
                 await _wait(stop, delay)
                 delay = min(delay * 2, 30.0)
                 continue
-            if not moved:
+            if moved < BATCH:  # let a fuller batch gather: fewer, larger transactions
                 await _wait(stop, _IDLE_S)
 
     async def step(self) -> int:
