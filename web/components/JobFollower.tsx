@@ -63,7 +63,8 @@ export default function JobFollower({ id }: { id: string }) {
 
   const terminal = isTerminal(status);
   const canCancel = status != null && !terminal;
-  const canRetry = status === 'failed' || status === 'cancelled';
+  // An archived job (Redis no longer holds it) cannot be retried: the API answers 404.
+  const canRetry = (status === 'failed' || status === 'cancelled') && !record?.archived;
   const errorMessage = record?.error?.message;
 
   return (

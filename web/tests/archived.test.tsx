@@ -2,6 +2,7 @@ import { fireEvent, render, screen, waitFor, within } from '@testing-library/rea
 import { describe, expect, it, vi } from 'vitest';
 import HistoryPage from '@/components/HistoryPage';
 import JobDetailPage from '@/components/JobDetailPage';
+import JobFollower from '@/components/JobFollower';
 import { FakeStream, job, mockFetch, streamFor } from './helpers';
 
 const ID = '01JOBARCHIVED000000000000A';
@@ -74,5 +75,13 @@ describe('archived jobs (from the history database)', () => {
     expect(FakeStream.instances).toHaveLength(1);
     expect(screen.queryByText(/event stream is unavailable/)).toBeNull();
     expect(screen.queryByText('No events yet.')).toBeNull();
+  });
+
+  it('the Generate page offers no Retry for an archived job (the API no longer has it)', async () => {
+    const failed = job({ id: ID, status: 'failed', error: { type: 'exception', message: 'boom' }, finished_at: '2026-01-01T10:01:00.000Z' });
+    mockFetch(({ url }) => (url === `/jobs/${ID}` ? { body: { ...failed, archived: true } } : undefined));
+    render(<JobFollower id={ID} />);
+    expect(await screen.findByText(/boom/)).toBeTruthy();
+    expect(screen.queryByRole('button', { name: 'Retry' })).toBeNull();
   });
 });
