@@ -163,9 +163,10 @@ def prepare_history(data_dir: Path) -> bool:
     from src.history import History
     from src.queue.settings import Settings
 
-    if "AGENTQ_DATABASE_URL" not in os.environ and not Settings().database_url:
+    settings = Settings()
+    if "database_url" not in settings.model_fields_set:  # neither the environment nor .env
         os.environ["AGENTQ_DATABASE_URL"] = f"sqlite:///{data_dir / 'history.db'}"
-    url = os.environ.get("AGENTQ_DATABASE_URL") or Settings().database_url
+    url = os.environ.get("AGENTQ_DATABASE_URL", settings.database_url)
     if not url:
         say("no history database (AGENTQ_DATABASE_URL is empty)")
         return True

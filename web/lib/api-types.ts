@@ -870,7 +870,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Resume after this event id (browsers send it when they reconnect) */
-                "Last-Event-ID"?: string | null;
+                "Last-Event-ID"?: string;
             };
             path: {
                 /** @description Job id (a ULID) */
@@ -1222,6 +1222,15 @@ export interface operations {
                     "application/json": components["schemas"]["HistoryStats"];
                 };
             };
+            /** @description Missing or wrong API key (when AGENTQ_API_KEYS is set) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -1229,6 +1238,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The history database is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
         };

@@ -8,8 +8,16 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from src.api.deps import HistoryDep, read_history, require_api_key
+from src.api.schemas import ErrorDetail
 
-router = APIRouter(prefix="/history", tags=["history"], dependencies=[Depends(require_api_key)])
+router = APIRouter(
+    prefix="/history", tags=["history"], dependencies=[Depends(require_api_key)],
+    responses={
+        401: {"model": ErrorDetail,
+              "description": "Missing or wrong API key (when AGENTQ_API_KEYS is set)"},
+        503: {"model": ErrorDetail, "description": "The history database is unavailable"},
+    },
+)
 
 
 class HourCounts(BaseModel):

@@ -63,6 +63,7 @@ router = APIRouter(
     summary="Submit a job",
     status_code=202,
     response_model=JobPublic,
+    response_model_exclude_unset=True,  # no `archived`: a live record
     responses={
         200: {
             "model": JobPublic,
@@ -222,14 +223,16 @@ async def job_events(
     request: Request,
     job_id: JobId,
     client: ClientDep,
+    # `str` (not `str | None`): an absent header is None, and the schema offers no `null`
+    # that a client could send as the text "null".
     last_event_id: Annotated[
-        str | None,
+        str,
         Header(
             alias="Last-Event-ID",
             pattern=r"^\d{1,20}-\d{1,20}$",
             description="Resume after this event id (browsers send it when they reconnect)",
         ),
-    ] = None,
+    ] = None,  # type: ignore[assignment]
 ) -> streams.EventStream:
     """Follow a job: its progress and status changes as Server-Sent Events."""
     after = last_event_id or "0-0"
@@ -251,6 +254,7 @@ async def job_events(
     summary="Cancel a job",
     status_code=202,
     response_model=JobPublic,
+    response_model_exclude_unset=True,  # no `archived`: a live record
     responses={**_not_found, 409: {"model": ErrorDetail, "description": "Already finished"}},
 )
 async def cancel_job(job_id: JobId, client: ClientDep) -> dict[str, Any]:
@@ -263,6 +267,7 @@ async def cancel_job(job_id: JobId, client: ClientDep) -> dict[str, Any]:
     summary="Retry a failed or cancelled job",
     status_code=202,
     response_model=JobPublic,
+    response_model_exclude_unset=True,  # no `archived`: a live record
     responses={**_not_found, 409: {"model": ErrorDetail, "description": "Not failed or cancelled"}},
 )
 async def retry_job(job_id: JobId, client: ClientDep) -> dict[str, Any]:
