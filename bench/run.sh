@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# make bench: build the peer virtualenvs on first use, then run bench/driver.py.
+# make bench: build the peer virtualenvs on first use, then run bench/driver.py and the
+# followers benchmark (bench/followers.py).
 #   BENCH_QUICK=1 bash bench/run.sh        a ~3 minute smoke run
 #   bash bench/run.sh --only agentq,arq    any bench/driver.py option passes through
+#   BENCH_FOLLOWERS=0 bash bench/run.sh    without the followers benchmark
+#   BENCH_FOLLOWERS=only bash bench/run.sh the followers benchmark alone (about 3 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +13,11 @@ PEERS=bench/.venv-peers
 if [[ ! -x $PY ]]; then
   echo "bench: $PY is missing; run 'make install' first" >&2
   exit 1
+fi
+
+FOLLOWERS=${BENCH_FOLLOWERS:-1}
+if [[ $FOLLOWERS == only ]]; then
+  exec "$PY" -m bench.followers ${BENCH_QUICK:+--quick}
 fi
 
 # One virtualenv per set of peers that can live together (bench/requirements-*.txt);
@@ -40,4 +48,7 @@ if ! command -v wrk >/dev/null; then
        "(apt-get install wrk for the wrk figures)" >&2
 fi
 
-exec "$PY" -m bench.driver "$@"
+"$PY" -m bench.driver "$@"
+if [[ $FOLLOWERS != 0 ]]; then
+  "$PY" -m bench.followers ${BENCH_QUICK:+--quick}
+fi

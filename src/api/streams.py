@@ -113,9 +113,10 @@ def _encode(events: list[StreamEvent]) -> tuple[bytes, bool]:
 
 async def follow(hub: EventHub, record: dict[str, Any],
                  after: str) -> AsyncGenerator[bytes, None]:
-    """The job's events after the id `after`, through the hub; b"" when idle. Its reads
-    of the record go through the hub too: the followers of one job share them."""
+    """The job's events after the id `after`, through the hub, encoded. Its reads of the
+    record go through the hub too: the followers of one job share them."""
     job_id = record["id"]
+    quiet = _Quiet()
     async with hub.subscribe(job_id, after) as sub:
         wait_s = 0.0 if _ended(record) else IDLE_S
         while True:
@@ -135,6 +136,7 @@ async def follow(hub: EventHub, record: dict[str, Any],
                 continue
             if events:
                 chunk, done = _encode(events)
+                quiet.reset()
                 yield chunk
                 if done:
                     return
@@ -146,13 +148,15 @@ async def follow(hub: EventHub, record: dict[str, Any],
                 yield _final(current, sub.last_id)
                 return
             wait_s = IDLE_S
-            yield b""
+            if quiet.too_long():
+                yield KEEPALIVE
 
 
 async def follow_per_stream(client: Client, record: dict[str, Any],
                             after: str) -> AsyncGenerator[bytes, None]:
     """The job's events after the id `after`, each stream blocking in its own XREAD."""
     job_id = record["id"]
+    quiet = _Quiet()
     while True:
         try:
             events = await client.events(job_id, after=after, block_ms=EVENTS_BLOCK_MS)
@@ -164,6 +168,7 @@ async def follow_per_stream(client: Client, record: dict[str, Any],
             continue
         for event_id, event in events:
             after = event_id
+            quiet.reset()
             yield sse(event_id, orjson.dumps(event))
             if event.get("type") == "status" and event.get("status") in TERMINAL:
                 return
@@ -174,23 +179,26 @@ async def follow_per_stream(client: Client, record: dict[str, Any],
         if _ended(current):
             yield _final(current, after)
             return
-        yield b""
+        if quiet.too_long():
+            yield KEEPALIVE
 
 
-async def _with_keepalive(content: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
-    """`content` without its idle ticks (b""), but a comment after `KEEPALIVE_S` of quiet."""
-    last = time.monotonic()
-    try:
-        async for chunk in content:
-            now = time.monotonic()
-            if chunk:
-                last = now
-                yield chunk
-            elif now - last >= KEEPALIVE_S:
-                last = now
-                yield KEEPALIVE
-    finally:
-        await content.aclose()
+class _Quiet:
+    """How long a stream has sent nothing: a comment line after `KEEPALIVE_S` of it."""
+
+    __slots__ = ("since",)
+
+    def __init__(self) -> None:
+        self.since = time.monotonic()
+
+    def reset(self) -> None:
+        self.since = time.monotonic()
+
+    def too_long(self) -> bool:
+        if time.monotonic() - self.since < KEEPALIVE_S:
+            return False
+        self.reset()
+        return True
 
 
 class EventStream(StreamingResponse):
@@ -207,8 +215,8 @@ class EventStream(StreamingResponse):
 
     def __init__(self, content: AsyncGenerator[bytes, None], gauge: Gauge | None = None,
                  status_code: int = 200) -> None:
-        self._content = _with_keepalive(content)
-        super().__init__(self._content, status_code, media_type="text/event-stream",
+        self._content = content
+        super().__init__(content, status_code, media_type="text/event-stream",
                          headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         self.gauge = gauge
 
