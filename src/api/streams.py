@@ -91,6 +91,11 @@ def _final(record: dict[str, Any], after: str) -> bytes:
     return sse(after if after != "0-0" else None, orjson.dumps(status_event(record)))
 
 
+async def final_only(record: dict[str, Any], after: str) -> AsyncGenerator[bytes, None]:
+    """A job that only the history still holds: its final status event, then the end."""
+    yield _final(record, after)
+
+
 def _ended(record: dict[str, Any] | None) -> bool:
     return record is not None and record["status"] in TERMINAL
 

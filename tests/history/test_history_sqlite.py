@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from src.history import History
 from src.history.schema import jobs, webhook_events
+from tests.api.routes.test_jobs import sse_events
 from tests.api.support import (
     Server,
     base_env,
@@ -134,6 +135,10 @@ def test_an_expired_job_is_still_read_and_listed_from_the_history(api: Server,
     listed = api.http.get("/jobs", params={"type": "add", "q": '"x":20'}).json()["jobs"]
     assert [j["id"] for j in listed] == [job["id"]] and listed[0]["archived"] is True
     assert api.http.get(f"/jobs/{uuid.uuid4().hex}").status_code == 404
+    # its event stream says how it ended, and ends
+    (event,) = [e for _, e in sse_events(api, job["id"])]
+    assert (event["type"], event["status"], event["at"]) == ("status", "succeeded",
+                                                             live["finished_at"])
 
 
 def test_listing_pages_through_redis_and_history_without_duplicates(api: Server,

@@ -223,6 +223,7 @@ async def job_events(
     request: Request,
     job_id: JobId,
     client: ClientDep,
+    history: HistoryDep,
     # `str` (not `str | None`): an absent header is None, and the schema offers no `null`
     # that a client could send as the text "null".
     last_event_id: Annotated[
@@ -239,6 +240,11 @@ async def job_events(
     hub = request.app.state.hub
     # Through the hub, a thousand viewers opening one job read its record once.
     record = await (hub.record(job_id) if hub is not None else client.get(job_id))
+    if record is None and history is not None:
+        archived = await read_history(history.get, job_id)
+        if archived is not None:  # Redis forgot it: its final state is all there is
+            return streams.EventStream(streams.final_only(archived, after),
+                                       request.app.state.metrics.sse_followers)
     if record is None:
         raise HTTPException(404, f"job {job_id} not found")
     events = (
