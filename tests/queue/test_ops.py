@@ -166,3 +166,21 @@ async def test_enqueue_takes_the_task_defaults_from_the_registry(client):
     assert job.record["max_attempts"] == 4
     job = await client.enqueue("made_up_elsewhere", {}, queue="nobody")
     assert job.record["max_attempts"] == 3
+
+
+def test_every_script_has_its_typed_operation_and_nothing_else_spells_keys_and_args() -> None:
+    """One method of `ops.py` per Lua script; no other module runs a script by name."""
+    import re
+    from pathlib import Path
+
+    from src.queue import scripts
+
+    root = Path(scripts.__file__).parents[1]
+    ops_text = (root / "queue" / "ops.py").read_text()
+    called = set(re.findall(r'(?:_call\(|Call\(redis, )\s*"(\w+)"', ops_text))
+    assert called == set(scripts.load_all())
+    for path in root.rglob("*.py"):
+        if path.name in ("ops.py", "scripts.py"):
+            continue
+        text = path.read_text()
+        assert "scripts.run" not in text and "evalsha" not in text.lower(), path
