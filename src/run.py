@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import redis
 
@@ -79,6 +79,14 @@ def redis_binary() -> str:
     return str(binary)
 
 
+def _config_string(value: str) -> str:
+    """`value` as a double-quoted string of a Redis configuration file."""
+    escaped = "".join(
+        "\\" + c if c in '"\\' else c if c.isprintable() else f"\\x{ord(c):02x}"
+        for c in value)
+    return f'"{escaped}"'
+
+
 def start_redis(url: str, data_dir: Path) -> Child:
     parts = urlsplit(url)
     host = parts.hostname or "127.0.0.1"
@@ -106,9 +114,14 @@ def start_redis(url: str, data_dir: Path) -> Child:
         "--logfile",
         "redis.log",
     ]
+    # `-` reads more configuration from standard input: the password goes there, never
+    # on a command line that every local user can read (`ps`, /proc/<pid>/cmdline).
+    args.insert(1, "-")
+    proc = subprocess.Popen(args, cwd=data_dir, start_new_session=True, stdin=subprocess.PIPE)
+    assert proc.stdin is not None
     if parts.password:
-        args += ["--requirepass", parts.password]
-    proc = subprocess.Popen(args, cwd=data_dir, start_new_session=True)
+        proc.stdin.write(f"requirepass {_config_string(unquote(parts.password))}\n".encode())
+    proc.stdin.close()
     deadline = time.monotonic() + 15
     while not redis_answers(url, 0.2):
         if proc.poll() is not None:

@@ -144,3 +144,30 @@ def test_uses_a_redis_that_already_answers(tmp_path: Path, redis_url: str) -> No
     finally:
         assert stop(run) == 0
     assert listening(run.redis_port)  # not ours to stop
+
+
+def test_an_embedded_redis_with_a_password_never_shows_it_on_a_command_line(
+    tmp_path: Path,
+) -> None:
+    """The password of REDIS_URL reaches the embedded server on its standard input: no
+    process's command line (what `ps` shows every local user) holds it; it is enforced;
+    a percent-encoded password is decoded as redis-py decodes it."""
+    password = 'pa ss"w\\rd'
+    encoded = "pa%20ss%22w%5Crd"
+    port = free_port()
+    run = start_run(tmp_path, f"redis://:{encoded}@127.0.0.1:{port}/0")
+    try:
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            assert password.encode() not in cmdline and encoded.encode() not in cmdline
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"PING\r\n")
+            assert s.recv(100).startswith(b"-NOAUTH")
+        r = httpx.post(f"{run.api}/jobs", params={"wait": 20},
+                       json={"type": "add", "payload": {"x": 1, "y": 2}}, timeout=30)
+        assert r.status_code == 200 and r.json()["result"] == 3
+    finally:
+        assert stop(run) == 0
