@@ -43,6 +43,7 @@ import redis
 
 from bench.driver import Valkey, free_port, log
 from bench.http_bench import stop
+from tests.support import redis_connections
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -74,41 +75,6 @@ def _peak_rss_mb(pid: int) -> float | None:
     return None
 
 
-def _socket_inodes(pid: int) -> set[str]:
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    return inodes
-
-
-def _redis_connections(pid: int, port: int) -> int:
-    """Established TCP connections of process `pid` to 127.0.0.1:`port`, from /proc.
-
-    The socket table is the whole machine's: a socket the process closed while it was
-    read could come back under the same inode in another process, so only the sockets
-    the process held both before and after count.
-    """
-    before = _socket_inodes(pid)
-    rows = []
-    for table in ("tcp", "tcp6"):
-        try:
-            rows += Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-    inodes = before & _socket_inodes(pid)
-    n = 0
-    for line in rows:
-        cols = line.split()
-        if cols[3] == "01" and cols[9] in inodes and int(cols[2].rsplit(":", 1)[1], 16) == port:
-            n += 1
-    return n
-
-
 class Sampler(threading.Thread):
     def __init__(self, url: str, port: int, pid: int) -> None:
         super().__init__(daemon=True)
@@ -122,7 +88,7 @@ class Sampler(threading.Thread):
         while not self.halt.wait(0.1):
             try:
                 self.clients.append(int(self.redis.info("clients")["connected_clients"]))
-                self.api.append(_redis_connections(self.pid, self.port))
+                self.api.append(redis_connections(self.pid, self.port))
             except (OSError, redis.RedisError):
                 pass
 

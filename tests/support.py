@@ -130,3 +130,38 @@ class WorkerProcess:
                 self.proc.wait(5)
         self._log.close()
         return self.proc.returncode
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def redis_connections(pid: int, port: int) -> int:
+    """Established TCP connections of process `pid` to 127.0.0.1:`port`, from /proc.
+
+    The socket table is the whole machine's: a socket the process closed while it was
+    read could come back under the same inode in another process, so only the sockets
+    the process held both before and after count.
+    """
+    before = _socket_inodes(pid)
+    rows = []
+    for table in ("tcp", "tcp6"):
+        try:
+            rows += Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+    inodes = before & _socket_inodes(pid)
+    n = 0
+    for line in rows:
+        cols = line.split()
+        if cols[3] == "01" and cols[9] in inodes and int(cols[2].rsplit(":", 1)[1], 16) == port:
+            n += 1
+    return n

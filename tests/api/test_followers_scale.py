@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import pytest
 import redis
 
 from tests.api.support import Server, base_env, start_worker, stop_process
-from tests.support import ValkeyServer
+from tests.support import ValkeyServer, redis_connections
 
 pytestmark = pytest.mark.slow
 
@@ -51,41 +50,6 @@ def worker_proc(module_dir: Path, api_env: dict[str, str]) -> Iterator[Any]:
     proc = start_worker(module_dir / "worker", api_env, "--concurrency", str(JOBS))
     yield proc
     stop_process(proc, grace_s=10)
-
-
-def _socket_inodes(pid: int) -> set[str]:
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    return inodes
-
-
-def redis_connections(pid: int, port: int) -> int:
-    """Established TCP connections of process `pid` to 127.0.0.1:`port`, from /proc.
-
-    The socket table is the whole machine's: a socket the process closed while it was
-    read could come back under the same inode in another process, so only the sockets
-    the process held both before and after count.
-    """
-    before = _socket_inodes(pid)
-    rows = []
-    for table in ("tcp", "tcp6"):
-        try:
-            rows += Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-    inodes = before & _socket_inodes(pid)
-    n = 0
-    for line in rows:
-        cols = line.split()
-        if cols[3] == "01" and cols[9] in inodes and int(cols[2].rsplit(":", 1)[1], 16) == port:
-            n += 1
-    return n
 
 
 @dataclass
