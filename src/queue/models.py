@@ -28,6 +28,8 @@ class Status(StrEnum):
     SCHEDULED = "scheduled"
     #: claimed and started by a worker
     RUNNING = "running"
+    #: suspended until a signal arrives (or its wait runs out); holds no worker
+    WAITING = "waiting"
     #: finished with a result
     SUCCEEDED = "succeeded"
     #: attempts used up, or failed for good (invalid input, lost, timeout)
@@ -107,6 +109,8 @@ class Envelope(BaseModel):
     callback_url: str | None = None
     #: W3C trace context of the span that enqueued the job; every attempt continues it
     traceparent: str | None = None
+    #: the job this one replays (`POST /jobs/{id}/replay`)
+    replay_of: str | None = None
 
     def created(self) -> float:
         return self.created_at if self.created_at is not None else self.enqueued_at
@@ -139,8 +143,8 @@ def make_record(
 ) -> dict[str, Any]:
     """The record for `env` in `status`, in the key order of CONTRACT §3.
 
-    The options a retry must keep (`timeout_s`, `callback_url`, `traceparent`) follow when
-    they are set.
+    The options a retry must keep (`timeout_s`, `callback_url`, `traceparent`,
+    `replay_of`) follow when they are set.
     """
     record = {
         "id": env.id,
@@ -165,6 +169,8 @@ def make_record(
         record["callback_url"] = env.callback_url
     if env.traceparent is not None:
         record["traceparent"] = env.traceparent
+    if env.replay_of is not None:
+        record["replay_of"] = env.replay_of
     return record
 
 
@@ -175,6 +181,7 @@ def envelope_of(record: dict[str, Any]) -> Envelope:
         attempt=1, max_attempts=record.get("max_attempts") or 1,
         timeout_s=record.get("timeout_s"), callback_url=record.get("callback_url"),
         traceparent=record.get("traceparent"), created_at=parse_iso(record.get("created_at")),
+        replay_of=record.get("replay_of"),
     )
 
 
@@ -197,6 +204,7 @@ def event(kind: str, **fields: Any) -> str:
 
 
 def status_event(record: dict[str, Any]) -> str:
+    extra = {"waiting_for": record["waiting_for"]} if record.get("waiting_for") else {}
     return event(
         "status",
         status=record["status"],
@@ -204,4 +212,5 @@ def status_event(record: dict[str, Any]) -> str:
         message=record["message"],
         attempt=record["attempt"],
         error=record["error"],
+        **extra,
     )

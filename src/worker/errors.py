@@ -2,6 +2,7 @@
 
     Retry          retry this job after `after_s` seconds (counts as an attempt)
     Fatal          fail this job now, without further attempts
+    WaitTimeout    raised by `ctx.wait_for` when the wait ran out before the signal came
     UnknownTask    no task is registered under that name (from the queue core)
 """
 
@@ -22,4 +23,25 @@ class Fatal(Exception):
     """Raise from a task to fail the job at once: no retry, whatever attempts are left."""
 
 
-__all__ = ["Fatal", "Retry", "UnknownTask"]
+class WaitTimeout(Exception):
+    """`ctx.wait_for(name, timeout_s=...)` ran out before signal `name` came. Uncaught, it
+    fails the job for good (error type `timeout`): a new attempt would wait in vain too."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no signal {name!r} came before the wait ran out")
+        self.name = name
+
+
+class Suspend(BaseException):  # noqa: N818 - not an error: it unwinds the task to park it
+    """Raised by `ctx.wait_for` to park the attempt until signal `name` or `until` (epoch s).
+
+    A BaseException, so a task's `except Exception` does not swallow it.
+    """
+
+    def __init__(self, name: str, until: float) -> None:
+        super().__init__(name)
+        self.name = name
+        self.until = until
+
+
+__all__ = ["Fatal", "Retry", "Suspend", "UnknownTask", "WaitTimeout"]
