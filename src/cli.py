@@ -167,7 +167,8 @@ async def _stats(client: Client, args: argparse.Namespace) -> int:
     _out(f"{'queue':<{width}} " + " ".join(f"{c:>9}" for c in cols))
     for q in queues["queues"]:
         _out(f"{q['name']:<{width}} " + " ".join(f"{q[c]:>9}" for c in cols))
-    _out(f"scheduled {queues['scheduled']}  dead {queues['dead']}  workers {queues['workers']}")
+    _out(f"scheduled {queues['scheduled']}  waiting {queues.get('waiting', 0)}  "
+         f"dead {queues['dead']}  workers {queues['workers']}")
     return EXIT_OK
 
 

@@ -224,6 +224,7 @@ class QueuesPublic(BaseModel):
                         }
                     ],
                     "scheduled": 0,
+                    "waiting": 1,
                     "dead": 1,
                     "workers": 2,
                 }
@@ -233,6 +234,7 @@ class QueuesPublic(BaseModel):
 
     queues: list[QueueStats]
     scheduled: int = Field(ge=0)
+    waiting: int = Field(0, ge=0, description="Jobs waiting for a signal (`ctx.wait_for`)")
     dead: int = Field(ge=0)
     workers: int = Field(ge=0)
 

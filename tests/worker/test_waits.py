@@ -144,3 +144,46 @@ async def test_replay_after_a_wait_keeps_the_signal_it_got(client, worker, redis
     assert done["status"] == "succeeded" and done["result"]["decision"] == {"ok": 1}
     assert await _runs(redis, client, replay["id"], "draft") == 0
     assert await _runs(redis, client, replay["id"], "publish") == 1
+
+
+async def test_a_waiting_job_and_its_signal_survive_a_redis_restart(spawn_worker, namespace):
+    """Valkey (append-only) restarted while a job waits, then again after the signal was
+    stored but before any worker ran: the job resumes with the signal."""
+    from src.queue import Client
+    from src.queue.settings import Settings
+    from tests.support import ValkeyServer
+
+    server = ValkeyServer(appendonly=True).start()
+    settings = Settings(REDIS_URL=server.url, AGENTQ_NAMESPACE=namespace)
+    client = Client.from_url(server.url, namespace, settings=settings)
+    try:
+        w = spawn_worker(redis_url=server.url, extra_args=TASKS)
+        job = await client.enqueue("review_flow", {})
+        await wait_for(lambda: _status(client, job.id, "waiting"), timeout=15)
+        w.kill()
+        w.wait(10)
+        server.stop()
+        server.start()
+        rec = await wait_for(lambda: _once_up(client.get(job.id)), timeout=10)
+        assert rec["status"] == "waiting"
+        await client.signal(job.id, "approve", {"after": "restart"})
+        server.stop()
+        server.start()
+        spawn_worker(redis_url=server.url, extra_args=TASKS)
+        rec = await wait_for(lambda: _once_up(_terminal(client, job.id)), timeout=30,
+                             interval=0.2)
+        assert rec["status"] == "succeeded" and rec["result"]["decision"] == {"after": "restart"}
+        assert int(await client.redis.get(f"test:{job.id}:draft")) == 1
+    finally:
+        await client.close()
+        server.cleanup()
+
+
+async def _once_up(coro):
+    """What `coro` gives, or None while the restarted server's connections are renewed."""
+    from src.queue import RedisUnavailable
+
+    try:
+        return await coro
+    except RedisUnavailable:
+        return None
