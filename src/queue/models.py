@@ -11,6 +11,7 @@ import math
 import os
 import threading
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -37,6 +38,16 @@ class Status(StrEnum):
 
 
 TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
+
+#: The tenant of a job whose envelope and record carry no `tenant` (CONTRACT §2).
+DEFAULT_TENANT = "default"
+
+
+def tenant_of(job: Any) -> str:
+    """The tenant a record (or an envelope, as a dict) belongs to: its `tenant`, else the
+    default tenant."""
+    tenant = job.get("tenant") if isinstance(job, Mapping) else None
+    return tenant if isinstance(tenant, str) and tenant else DEFAULT_TENANT
 
 ErrorType = Literal["exception", "timeout", "lost", "cancelled", "invalid"]
 
@@ -107,6 +118,8 @@ class Envelope(BaseModel):
     callback_url: str | None = None
     #: W3C trace context of the span that enqueued the job; every attempt continues it
     traceparent: str | None = None
+    #: the tenant that created the job (CONTRACT §2); absent: the default tenant
+    tenant: str | None = Field(None, min_length=1, max_length=64)
 
     def created(self) -> float:
         return self.created_at if self.created_at is not None else self.enqueued_at
@@ -139,8 +152,8 @@ def make_record(
 ) -> dict[str, Any]:
     """The record for `env` in `status`, in the key order of CONTRACT §3.
 
-    The options a retry must keep (`timeout_s`, `callback_url`, `traceparent`) follow when
-    they are set.
+    The options a retry must keep (`timeout_s`, `callback_url`, `traceparent`, `tenant`)
+    follow when they are set.
     """
     record = {
         "id": env.id,
@@ -165,6 +178,8 @@ def make_record(
         record["callback_url"] = env.callback_url
     if env.traceparent is not None:
         record["traceparent"] = env.traceparent
+    if env.tenant is not None:
+        record["tenant"] = env.tenant
     return record
 
 
@@ -175,6 +190,7 @@ def envelope_of(record: dict[str, Any]) -> Envelope:
         attempt=1, max_attempts=record.get("max_attempts") or 1,
         timeout_s=record.get("timeout_s"), callback_url=record.get("callback_url"),
         traceparent=record.get("traceparent"), created_at=parse_iso(record.get("created_at")),
+        tenant=record.get("tenant"),
     )
 
 
