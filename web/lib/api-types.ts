@@ -12,7 +12,8 @@ export interface paths {
         /**
          * List jobs
          * @description Jobs, newest first, filtered; page with `before=<next_before>`. With a history
-         *     database the list goes on past what Redis still holds (archived jobs say so).
+         *     database the list goes on past what Redis still holds (archived jobs say so). A key
+         *     sees its own tenant's jobs only (an admin key every tenant's).
          */
         get: operations["list_jobs_jobs_get"];
         put?: never;
@@ -117,6 +118,10 @@ export interface paths {
         /**
          * Queue counts
          * @description Counts per queue (waiting, running, totals) and overall (scheduled, dead, workers).
+         *
+         *     `tenants`: queued and running jobs per tenant, for a caller with a key: its own
+         *     tenant's, or the busiest ten for an admin key (or when no keys are configured).
+         *     Without a key the counts per queue need none, and `tenants` is empty.
          */
         get: operations["get_queues_queues_get"];
         put?: never;
@@ -137,6 +142,7 @@ export interface paths {
         /**
          * Live workers
          * @description Live workers: id, host, pid, queues, concurrency, current jobs, last heartbeat.
+         *     A key sees only its own tenant's jobs among the current jobs.
          */
         get: operations["get_workers_workers_get"];
         put?: never;
@@ -177,7 +183,8 @@ export interface paths {
         /**
          * Jobs per hour and run times
          * @description Jobs that ended per hour by status, and run time p50/p95 per task type (succeeded
-         *     jobs), over the last `hours`, from the history database.
+         *     jobs), over the last `hours`, from the history database: of the key's tenant (an
+         *     admin key: of every tenant).
          */
         get: operations["history_stats_history_stats_get"];
         put?: never;
@@ -483,6 +490,11 @@ export interface components {
              * @description true when the record comes from the history database (Redis no longer holds the job); absent otherwise
              */
             archived?: boolean | null;
+            /**
+             * Tenant
+             * @description The tenant of the key that created the job; absent: `default`
+             */
+            tenant?: string | null;
         };
         /**
          * JobsPublic
@@ -552,6 +564,11 @@ export interface components {
             dead: number;
             /** Workers */
             workers: number;
+            /**
+             * Tenants
+             * @description Queued and running jobs per tenant: the key's own tenant, or the ten busiest for an admin key (or without keys); empty without a key
+             */
+            tenants?: components["schemas"]["TenantCounts"][];
         };
         /**
          * Ready
@@ -601,6 +618,24 @@ export interface components {
          * @enum {string}
          */
         Status: "queued" | "scheduled" | "running" | "succeeded" | "failed" | "cancelled";
+        /** TenantCounts */
+        TenantCounts: {
+            /**
+             * Tenant
+             * @example default
+             */
+            tenant: string;
+            /** Queued */
+            queued: number;
+            /** Running */
+            running: number;
+            /**
+             * Estimated
+             * @description true when a queue was too long to read whole: `queued` is counted from its oldest jobs, in proportion
+             * @default false
+             */
+            estimated?: boolean;
+        };
         /** ValidationError */
         ValidationError: {
             /** Location */
