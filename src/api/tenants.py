@@ -9,15 +9,11 @@ takes does not tell which key (or whether any) matched.
 from __future__ import annotations
 
 import hmac
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from src.queue.models import DEFAULT_TENANT, tenant_of
-
-#: A tenant name: 1 to 64 characters, no ':' (it ends the name in `tenant:key`), no space.
-TENANT_PATTERN = re.compile(r"[^:\s]{1,64}")
+from src.queue.models import DEFAULT_TENANT, TENANT_PATTERN, tenant_of
 
 
 @dataclass(frozen=True, slots=True)

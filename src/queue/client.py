@@ -17,6 +17,7 @@ from .fanout import EventHub
 from .keys import Keys
 from .models import (
     DEFAULT_TENANT,
+    TENANT_PATTERN,
     TERMINAL,
     Envelope,
     Status,
@@ -141,6 +142,8 @@ class Client(Overview):
         traceparent: str | None = None, tenant: str | None = None,
     ) -> tuple[Any, dict[str, Any]]:
         payload = {} if payload is None else payload
+        if tenant is not None and not TENANT_PATTERN.fullmatch(tenant):
+            raise ValueError("tenant: 1 to 64 characters, without ':' or spaces")
         if type in self.tasks:
             self.tasks.validate(type, payload)  # InvalidPayload names the field
         now = time.time()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import orjson
+import pytest
 
 from src.queue import Client
 from src.queue.models import DEFAULT_TENANT, Envelope, Status, envelope_of, make_record, tenant_of
@@ -36,6 +37,13 @@ async def test_enqueue_and_enqueue_many_take_a_tenant(client: Client) -> None:
     assert [b.record.get("tenant") for b in batch] == ["acme", "beta"]
     (raw,) = await client.redis.lrange(client.keys.queue("idle"), 0, 0)  # the newest envelope
     assert orjson.loads(raw)["tenant"] == "beta"
+
+
+async def test_a_tenant_name_is_checked(client: Client) -> None:
+    for bad in ("", "a:b", "a b", "t" * 65):
+        with pytest.raises(ValueError, match="tenant"):
+            await client.enqueue("echo", {}, queue="idle", tenant=bad)
+    assert await client.redis.llen(client.keys.queue("idle")) == 0
 
 
 async def test_a_retried_job_keeps_its_tenant(client: Client) -> None:
