@@ -147,6 +147,8 @@ async def job_for_tenant(job_id: JobId, caller: CallerDep, client: ClientDep,
 
 #: The job of `{job_id}`, checked for the caller's tenant (`job_for_tenant`).
 JobDep = Annotated[dict[str, Any], Depends(job_for_tenant)]
+#: The name of this dependency before tenants (it checks the tenant now).
+get_job = job_for_tenant
 
 
 async def owned_job_id(job: JobDep) -> str:
