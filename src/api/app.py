@@ -130,13 +130,15 @@ def create_app(settings: ApiSettings | None = None, *, events_fanout: bool = Tru
 
     app.state.metrics = ApiMetrics()
     app.state.settings = settings
+    app.state.key_ring = settings.key_ring()  # API and admin keys with their tenants
+    app.state.webhook_tenants = settings.webhook_tenant_map()  # {source: tenant}
     for module in (jobs, control, queues, webhooks, history, health):
         app.include_router(module.router)
     errors.install(app, settings.retry_after_s)
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_payload_bytes)
     # AGENTQ_RATE_LIMIT: 429 on POST /jobs; inside CORS and metrics
-    ratelimit.install(app, settings.rate_limit, settings.api_keys)
+    ratelimit.install(app, settings.rate_limit, app.state.key_ring.keys())
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -1,9 +1,9 @@
-"""Dependencies the routes declare: the Redis client, settings, the job, the API key."""
+"""Dependencies the routes declare: the Redis client, settings, the caller (its API key
+and tenant), and the job, checked for the caller's tenant."""
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
@@ -13,8 +13,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import SQLAlchemyError
 
 from src.api.settings import ApiSettings
+from src.api.tenants import OPEN, Caller, KeyRing
 from src.history import History
-from src.queue import Client
+from src.queue import Client, JobNotFound
 
 T = TypeVar("T")
 log = logging.getLogger("agentq.api")
@@ -74,16 +75,6 @@ async def open_history(url: str) -> History | None:
     return history
 
 
-async def get_job(job_id: JobId, client: ClientDep, history: HistoryDep) -> dict[str, Any]:
-    """The job's record, from Redis or else from the history; 404 when neither has it."""
-    record = await client.get(job_id)
-    if record is None and history is not None:
-        record = await read_history(history.get, job_id)
-    if record is None:
-        raise HTTPException(404, f"job {job_id} not found")
-    return record
-
-
 async def read_history(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """A history read in a thread; 503 with Retry-After while the database is away."""
     try:
@@ -99,26 +90,71 @@ class HistoryUnavailable(HTTPException):
                          headers={"Retry-After": "5"})
 
 
-JobDep = Annotated[dict[str, Any], Depends(get_job)]
+_bearer = HTTPBearer(auto_error=False,
+                     description="One of AGENTQ_API_KEYS or AGENTQ_ADMIN_KEYS, when set")
+CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
-_bearer = HTTPBearer(auto_error=False, description="One of AGENTQ_API_KEYS, when that is set")
+
+async def optional_caller(request: Request, credentials: CredentialsDep) -> Caller | None:
+    """The caller of a valid key; `OPEN` (everything visible) without configured keys;
+    None when keys are configured and the request has none that matches."""
+    ring: KeyRing = request.app.state.key_ring
+    if not ring:
+        return OPEN
+    # Compared with every key, without stopping early, so timing tells nothing.
+    return ring.resolve(credentials.credentials.encode() if credentials else b"")
 
 
 async def require_api_key(
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """With `AGENTQ_API_KEYS` set, demand `Authorization: Bearer <one of them>` (401 otherwise)."""
-    if not settings.api_keys:
-        return
-    given = credentials.credentials.encode() if credentials else b""
-    # Compare with every key, without stopping early, so timing tells nothing.
-    ok = False
-    for key in settings.api_keys:
-        ok |= hmac.compare_digest(given, key.encode())
-    if not ok:
+    caller: Annotated[Caller | None, Depends(optional_caller)], credentials: CredentialsDep,
+) -> Caller:
+    """With API keys set, demand `Authorization: Bearer <one of them>` (401 otherwise);
+    the caller (its tenant, and whether it is an admin)."""
+    if caller is None:
         raise HTTPException(
             401,
             "missing or invalid API key" if credentials else "missing API key",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(require_api_key)]
+
+
+def job_not_found(job_id: str) -> HTTPException:
+    """The 404 of an unknown id, and of another tenant's job alike (nothing leaks)."""
+    return HTTPException(404, str(JobNotFound(job_id)))
+
+
+def visible_or_404(caller: Caller, job_id: str, record: dict[str, Any] | None) -> dict[str, Any]:
+    """`record` when the caller may see it; the 404 of an unknown id otherwise."""
+    if record is None or not caller.sees(record):
+        raise job_not_found(job_id)
+    return record
+
+
+async def job_for_tenant(job_id: JobId, caller: CallerDep, client: ClientDep,
+                         history: HistoryDep) -> dict[str, Any]:
+    """The tenant check of every per-job route: the job's record, from Redis or else from
+    the history, when the caller's tenant owns it (or the caller is an admin); 404, the
+    same as for an unknown id, otherwise."""
+    record = await client.get(job_id)
+    if record is None and history is not None:
+        record = await read_history(history.get, job_id)
+    return visible_or_404(caller, job_id, record)
+
+
+#: The job of `{job_id}`, checked for the caller's tenant (`job_for_tenant`).
+JobDep = Annotated[dict[str, Any], Depends(job_for_tenant)]
+#: The name of this dependency before tenants (it checks the tenant now).
+get_job = job_for_tenant
+
+
+async def owned_job_id(job: JobDep) -> str:
+    """`{job_id}` once `job_for_tenant` has checked it: for routes that act on a job."""
+    return str(job["id"])
+
+
+#: A `{job_id}` the caller's tenant owns: declare it instead of `JobId` on a per-job route.
+OwnedJobId = Annotated[str, Depends(owned_job_id)]

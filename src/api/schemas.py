@@ -148,6 +148,8 @@ class JobPublic(BaseModel):
     archived: bool | None = Field(
         None, description="true when the record comes from the history database (Redis no "
                           "longer holds the job); absent otherwise")
+    tenant: str | None = Field(
+        None, description="The tenant of the key that created the job; absent: `default`")
 
 
 # Sent by GET /jobs.
@@ -202,6 +204,15 @@ class QueueStats(BaseModel):
     cancelled: int = Field(ge=0)
 
 
+class TenantCounts(BaseModel):
+    tenant: str = Field(examples=["default"])
+    queued: int = Field(ge=0)
+    running: int = Field(ge=0)
+    estimated: bool = Field(
+        False, description="true when a queue was too long to read whole: `queued` is "
+                           "counted from its oldest jobs, in proportion")
+
+
 # Sent by GET /queues.
 class QueuesPublic(BaseModel):
     """Counts per queue, and overall."""
@@ -237,6 +248,10 @@ class QueuesPublic(BaseModel):
     waiting: int = Field(0, ge=0, description="Jobs waiting for a signal (`ctx.wait_for`)")
     dead: int = Field(ge=0)
     workers: int = Field(ge=0)
+    tenants: list[TenantCounts] = Field(
+        default_factory=list,
+        description="Queued and running jobs per tenant: the key's own tenant, or the ten "
+                    "busiest for an admin key (or without keys); empty without a key")
 
 
 class WorkerPublic(BaseModel):

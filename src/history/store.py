@@ -19,11 +19,11 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, and_, create_engine, delete, event, func, select, text
+from sqlalchemy import Engine, and_, create_engine, delete, event, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from src.queue.models import dumps
+from src.queue.models import DEFAULT_TENANT, dumps
 
 from .schema import jobs, webhook_events
 
@@ -161,10 +161,11 @@ class History:
     def list(
         self, *, status: str | None = None, type: str | None = None, queue: str | None = None,
         since: datetime | None = None, until: datetime | None = None, q: str | None = None,
-        before: str | None = None, limit: int = 50,
+        before: str | None = None, limit: int = 50, tenant: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Archived records, newest first (by id), filtered; `before` is an exclusive id."""
-        where = []
+        """Archived records, newest first (by id), filtered; `before` is an exclusive id;
+        `tenant` keeps that tenant's jobs only (None: every tenant's)."""
+        where = _tenant_filter(tenant)
         for column, value in ((jobs.c.status, status), (jobs.c.type, type),
                               (jobs.c.queue, queue)):
             if value:
@@ -182,14 +183,14 @@ class History:
             rows = conn.execute(query.limit(limit)).all()
         return [{**r.record, "archived": True} for r in rows]
 
-    def stats(self, hours: int = 24) -> dict[str, Any]:
+    def stats(self, hours: int = 24, tenant: str | None = None) -> dict[str, Any]:
         """For the Dashboard: jobs per hour by status, and run time p50/p95 per task type,
-        over the last `hours`."""
+        over the last `hours` (of one tenant's jobs, or of all with `tenant` None)."""
         since = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=hours)
         with self.engine.connect() as conn:
             ended = conn.execute(
                 select(jobs.c.finished_at, jobs.c.status, jobs.c.type, jobs.c.run_s)
-                .where(jobs.c.finished_at >= since)).all()
+                .where(jobs.c.finished_at >= since, *_tenant_filter(tenant))).all()
         per_hour: dict[str, dict[str, int]] = {}
         run_times: dict[str, list[float]] = {}
         for finished, status, type_, run_s in ended:
@@ -208,6 +209,15 @@ class History:
     def count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(jobs)).scalar_one())
+
+
+def _tenant_filter(tenant: str | None) -> list[Any]:
+    """The WHERE clause of one tenant's rows (the default tenant's have no tenant)."""
+    if tenant is None:
+        return []
+    if tenant == DEFAULT_TENANT:
+        return [or_(jobs.c.tenant.is_(None), jobs.c.tenant == DEFAULT_TENANT)]
+    return [jobs.c.tenant == tenant]
 
 
 def _pct(values: list[float], q: float) -> float:

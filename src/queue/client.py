@@ -16,7 +16,19 @@ from .control import Control
 from .errors import JobConflict, JobNotFound, atranslate_redis_errors
 from .fanout import EventHub
 from .keys import Keys
-from .models import TERMINAL, Envelope, Status, envelope_of, error, iso, make_record, new_id
+from .models import (
+    DEFAULT_TENANT,
+    TENANT_PATTERN,
+    TERMINAL,
+    Envelope,
+    Status,
+    envelope_of,
+    error,
+    iso,
+    make_record,
+    new_id,
+    tenant_of,
+)
 from .ops import Cancelled, Ops, Resubmitted
 from .overview import Overview
 from .registry import Registry, registry
@@ -51,12 +63,13 @@ def _ulid_ms(job_id: str) -> int | None:
 
 
 def _matcher(status: str | None, type: str | None, queue: str | None, since: str | None,
-             until: str | None, q: str | None) -> Callable[[dict[str, Any]], bool]:
+             until: str | None, q: str | None,
+             tenant: str | None = None) -> Callable[[dict[str, Any]], bool]:
     needle = q.lower() if q else None
 
     def match(rec: dict[str, Any]) -> bool:
         if (status and rec["status"] != status) or (type and rec["type"] != type) or (
-                queue and rec["queue"] != queue):
+                queue and rec["queue"] != queue) or (tenant and tenant_of(rec) != tenant):
             return False
         created = rec.get("created_at") or ""
         if (since and created < since) or (until and created >= until):
@@ -127,9 +140,11 @@ class Client(Overview, Control):
         self, type: str, payload: Any, *, queue: str = "default", max_attempts: int | None = None,
         timeout_s: float | None = None, delay_s: float = 0, idempotency_key: str | None = None,
         callback_url: str | None = None, job_id: str | None = None,
-        traceparent: str | None = None,
+        traceparent: str | None = None, tenant: str | None = None,
     ) -> tuple[Any, dict[str, Any]]:
         payload = {} if payload is None else payload
+        if tenant is not None and not TENANT_PATTERN.fullmatch(tenant):
+            raise ValueError("tenant: 1 to 64 characters, without ':' or spaces")
         if type in self.tasks:
             self.tasks.validate(type, payload)  # InvalidPayload names the field
         now = time.time()
@@ -138,6 +153,8 @@ class Client(Overview, Control):
             max_attempts=max_attempts or self.tasks.defaults_for(type)[0], timeout_s=timeout_s,
             enqueued_at=now, callback_url=callback_url,
             traceparent=traceparent or tracing.current_traceparent(),
+            # the default tenant is the absence of the field (records as before tenants)
+            tenant=None if tenant == DEFAULT_TENANT else tenant,
         )
         due_ms = int((now + delay_s) * 1000) if delay_s > 0 else 0
         record = make_record(env, Status.SCHEDULED if due_ms else Status.QUEUED, attempt=0)
@@ -147,18 +164,22 @@ class Client(Overview, Control):
         """Enqueue one job in one round trip; see CONTRACT §7b for the options.
 
         `traceparent` (W3C) names the trace the job's spans join; by default the current
-        span's, when the caller runs inside one.
+        span's, when the caller runs inside one. `tenant` names the tenant the job belongs
+        to (None: the default tenant); idempotency keys are per tenant.
         Raises `InvalidPayload` when a task known here refuses the payload.
         """
         call, record = self._prepare(type, payload, **options)
         async with atranslate_redis_errors():
             return await self._enqueued(await call, record)
 
-    async def enqueue_many(self, jobs: Iterable[Mapping[str, Any]]) -> list[Enqueued]:
-        """Enqueue a batch in one round trip. Each item: {type, payload, **options}."""
+    async def enqueue_many(self, jobs: Iterable[Mapping[str, Any]], *,
+                           tenant: str | None = None) -> list[Enqueued]:
+        """Enqueue a batch in one round trip. Each item: {type, payload, **options};
+        `tenant` is every item's that names none."""
         prepared = []
         for spec in jobs:
             spec = dict(spec)
+            spec.setdefault("tenant", tenant)
             prepared.append(self._prepare(spec.pop("type"), spec.pop("payload", None), **spec))
         async with atranslate_redis_errors():
             results = await self.ops.run_all([call for call, _ in prepared])
@@ -188,15 +209,16 @@ class Client(Overview, Control):
     async def list(
         self, status: str | None = None, type: str | None = None, queue: str | None = None,
         limit: int = 50, before: str | None = None, *, since: str | None = None,
-        until: str | None = None, q: str | None = None,
+        until: str | None = None, q: str | None = None, tenant: str | None = None,
     ) -> tuple[builtins.list[dict[str, Any]], str | None]:
         """Jobs newest first, filtered, paged by `before` (a job id). Scans a bounded window.
 
         `since`/`until` bound the creation time (ISO, as records show it), `q` is text to
-        find in the payload or the error message (case-insensitive).
+        find in the payload or the error message (case-insensitive), `tenant` keeps only
+        that tenant's jobs (None: every tenant's).
         """
         k = self.keys
-        match = _matcher(status, type, queue, since, until, q)
+        match = _matcher(status, type, queue, since, until, q, tenant)
         out: builtins.list[dict[str, Any]] = []
         async with atranslate_redis_errors():
             start = 0

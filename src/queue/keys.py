@@ -100,8 +100,12 @@ class Keys:
     def cancel(self, job_id: str) -> str:
         return f"{self.prefix}:cancel:{job_id}"
 
-    def idem(self, key: str) -> str:
-        return f"{self.prefix}:idem:{key}"
+    def idem(self, key: str, tenant: str | None = None) -> str:
+        """An idempotency key; a named tenant's apart from the default tenant's (a tenant
+        name has no ':')."""
+        if tenant is None:
+            return f"{self.prefix}:idem:{key}"
+        return f"{self.prefix}:tidem:{tenant}:{key}"
 
     def lock(self, name: str) -> str:
         return f"{self.prefix}:lock:{name}"

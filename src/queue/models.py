@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -39,6 +41,18 @@ class Status(StrEnum):
 
 
 TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
+
+#: The tenant of a job whose envelope and record carry no `tenant` (CONTRACT §2).
+DEFAULT_TENANT = "default"
+#: A tenant name: 1 to 64 characters, no ':' (it ends the name in `tenant:key`), no space.
+TENANT_PATTERN = re.compile(r"[^:\s]{1,64}")
+
+
+def tenant_of(job: Any) -> str:
+    """The tenant a record (or an envelope, as a dict) belongs to: its `tenant`, else the
+    default tenant."""
+    tenant = job.get("tenant") if isinstance(job, Mapping) else None
+    return tenant if isinstance(tenant, str) and tenant else DEFAULT_TENANT
 
 ErrorType = Literal["exception", "timeout", "lost", "cancelled", "invalid"]
 
@@ -111,6 +125,9 @@ class Envelope(BaseModel):
     traceparent: str | None = None
     #: the job this one replays (`POST /jobs/{id}/replay`)
     replay_of: str | None = None
+    #: the tenant that created the job (CONTRACT §2); absent: the default tenant. Not
+    #: checked here: a worker never refuses a job for it (the API writes valid names)
+    tenant: str | None = None
 
     def created(self) -> float:
         return self.created_at if self.created_at is not None else self.enqueued_at
@@ -144,7 +161,7 @@ def make_record(
     """The record for `env` in `status`, in the key order of CONTRACT §3.
 
     The options a retry must keep (`timeout_s`, `callback_url`, `traceparent`,
-    `replay_of`) follow when they are set.
+    `replay_of`, `tenant`) follow when they are set.
     """
     record = {
         "id": env.id,
@@ -171,6 +188,8 @@ def make_record(
         record["traceparent"] = env.traceparent
     if env.replay_of is not None:
         record["replay_of"] = env.replay_of
+    if env.tenant is not None:
+        record["tenant"] = env.tenant
     return record
 
 
@@ -182,6 +201,7 @@ def envelope_of(record: dict[str, Any]) -> Envelope:
         timeout_s=record.get("timeout_s"), callback_url=record.get("callback_url"),
         traceparent=record.get("traceparent"), created_at=parse_iso(record.get("created_at")),
         replay_of=record.get("replay_of"),
+        tenant=record.get("tenant"),
     )
 
 

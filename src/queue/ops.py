@@ -173,7 +173,7 @@ class Ops:
         return self._call(
             "enqueue",
             [k.job(env.id), k.scheduled if due_ms else k.queue(env.queue), k.jobs,
-             k.idem(idempotency_key or ""), k.stats],
+             k.idem(idempotency_key or "", env.tenant), k.stats],
             [env.id, dumps(record), env.dump(), s.job_ttl_s, int(env.created() * 1000), due_ms,
              s.jobs_index_max, f"{env.queue}:enqueued", 1 if idempotency_key else 0],
             lambda r: EnqueueResult(bool(r[0]), _text(r[1])),

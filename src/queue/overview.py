@@ -11,9 +11,12 @@ import orjson
 from . import histograms
 from .errors import atranslate_redis_errors
 from .keys import Keys
-from .models import Envelope, Status, iso, make_record
+from .models import Envelope, Status, iso, make_record, tenant_of
 from .ops import Ops
 from .settings import Settings
+
+#: Queued envelopes read, over all queues, to count them by tenant (`Overview.tenants`).
+TENANT_SAMPLE = 2000
 
 
 class Overview:
@@ -62,6 +65,51 @@ class Overview:
         ]
         return {"queues": queues, "scheduled": res[-3], "waiting": res[-2], "dead": res[-1],
                 "workers": len(workers)}
+
+    async def tenants(self, *, top: int = 10, only: str | None = None,
+                      sample: int = TENANT_SAMPLE) -> list[dict[str, Any]]:
+        """Queued and running jobs per tenant, busiest first: the `top` tenants, or the
+        tenant `only` alone (present with zeros when it has none).
+
+        Running counts are exact (the envelopes in the live workers' processing lists).
+        Queued counts read at most `sample` envelopes over all queues, the oldest of each
+        (the next to run); a queue longer than its share is counted from them in
+        proportion, and the rows say `estimated`.
+        """
+        k = self.keys
+        async with atranslate_redis_errors():
+            names = sorted({f.decode().rsplit(":", 1)[0] for f in await self.redis.hkeys(k.stats)}
+                           | {"default"})
+            workers = await self._live_workers()
+            share = max(1, sample // len(names))
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.llen(k.queue(name))
+                    pipe.lrange(k.queue(name), -share, -1)
+                for w, _ in workers:
+                    pipe.lrange(k.processing(w), 0, -1)
+                res = await pipe.execute()
+        queued: dict[str, float] = {}
+        estimated = False
+        for length, envs in zip(res[0: 2 * len(names): 2], res[1: 2 * len(names): 2],
+                                strict=True):
+            seen = _count_tenants(envs)
+            scale = length / len(envs) if envs else 0.0
+            estimated |= len(envs) < length
+            for tenant, n in seen.items():
+                queued[tenant] = queued.get(tenant, 0) + n * scale
+        running: dict[str, int] = {}
+        for envs in res[2 * len(names):]:
+            for tenant, n in _count_tenants(envs).items():
+                running[tenant] = running.get(tenant, 0) + n
+        tenants = queued.keys() | running.keys() if only is None else {only}
+        rows: list[dict[str, Any]] = [
+            {"tenant": t, "queued": round(queued.get(t, 0)), "running": running.get(t, 0),
+             "estimated": estimated}
+            for t in tenants
+        ]
+        rows.sort(key=lambda r: (-(r["queued"] + r["running"]), r["tenant"]))
+        return rows[:top]
 
     async def observed(self) -> histograms.Observed:
         """Run-time and queue-wait histograms per task type, and failures by error type."""
@@ -115,3 +163,15 @@ class Overview:
             if not calls:
                 return 0
             return sum(await self.ops.run_all(calls))
+
+
+def _count_tenants(envelopes: list[bytes]) -> dict[str, int]:
+    """How many of these envelopes each tenant has (unreadable ones are skipped)."""
+    counts: dict[str, int] = {}
+    for raw in envelopes:
+        try:
+            tenant = tenant_of(orjson.loads(raw))
+        except orjson.JSONDecodeError:
+            continue
+        counts[tenant] = counts.get(tenant, 0) + 1
+    return counts

@@ -82,7 +82,9 @@ class Server:
 def base_env(redis_url: str, namespace: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTQ_", "LLM_"))}
     env.update(FAST_ENV)
-    env.update(REDIS_URL=redis_url, AGENTQ_NAMESPACE=namespace, PYTHONUNBUFFERED="1")
+    # PYTHONPATH: the processes import this checkout's `src` (not another editable install's)
+    env.update(REDIS_URL=redis_url, AGENTQ_NAMESPACE=namespace, PYTHONUNBUFFERED="1",
+               PYTHONPATH=str(ROOT))
     env.update(extra)
     return env
 

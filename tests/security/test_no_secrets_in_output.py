@@ -1,7 +1,8 @@
 """No secret in what agentq prints: a password-protected Valkey, then `make run`
 (`python -m src.run`), the CLI and a worker, each with a wrong password and with the right
-one. Neither password, nor an API key of AGENTQ_API_KEYS, nor LLM_API_KEY may appear in
-their output (stdout and stderr), and the wrong-password runs say authentication failed.
+one. Neither password, nor an API key of AGENTQ_API_KEYS (a tenant's, `tenant:key`) or
+AGENTQ_ADMIN_KEYS, nor LLM_API_KEY may appear in their output (stdout and stderr), and the
+wrong-password runs say authentication failed.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ from tests.support import ValkeyServer, WorkerProcess, free_port
 PASSWORD = f"Pw-{secrets.token_hex(8)}"
 WRONG = f"wrong-{secrets.token_hex(8)}"
 API_KEY = f"ak-{secrets.token_hex(8)}"
+ADMIN_KEY = f"adm-{secrets.token_hex(8)}"
 LLM_KEY = f"sk-llm-{secrets.token_hex(8)}"
 SECRETS = {"the password": PASSWORD, "the wrong password": WRONG, "the API key": API_KEY,
-           "the LLM key": LLM_KEY}
+           "the admin key": ADMIN_KEY, "the LLM key": LLM_KEY}
+#: AGENTQ_API_KEYS and AGENTQ_ADMIN_KEYS of every process: the API key is tenant acme's
+KEYS_ENV = {"AGENTQ_API_KEYS": f"other-key,acme:{API_KEY}", "AGENTQ_ADMIN_KEYS": ADMIN_KEY}
 AUTH_FAILED = "authentication failed"
 MASKED = ":***@127.0.0.1:"
 
@@ -50,7 +54,7 @@ def environment(redis_url: str, namespace: str, **extra: str) -> dict[str, str]:
     env.update(
         REDIS_URL=redis_url,
         AGENTQ_NAMESPACE=namespace,
-        AGENTQ_API_KEYS=f"other-key,{API_KEY}",
+        **KEYS_ENV,
         LLM_API_KEY=LLM_KEY,
         PYTHONPATH=str(ROOT),
         PYTHONUNBUFFERED="1",
@@ -96,7 +100,7 @@ def test_run_with_the_password_shows_none_of_the_secrets(
     locked: ValkeyServer, tmp_path: Path
 ) -> None:
     run = start_run(tmp_path, url(locked, PASSWORD), workers=1,
-                    env={"AGENTQ_API_KEYS": f"other-key,{API_KEY}", "LLM_API_KEY": LLM_KEY})
+                    env={**KEYS_ENV, "LLM_API_KEY": LLM_KEY})
     try:
         headers = {"Authorization": f"Bearer {API_KEY}"}
         r = httpx.post(f"{run.api}/jobs", params={"wait": 20}, headers=headers,
@@ -215,3 +219,43 @@ def test_api_with_a_wrong_password_answers_503_saying_authentication_failed(
         server.http.close()
         stop_process(server.proc)
     assert_no_secret(server.log.read_text(errors="replace"), "the API's log")
+
+
+def test_api_with_tenant_and_admin_keys_shows_none_of_them(
+    locked: ValkeyServer, tmp_path: Path
+) -> None:
+    server = start_api(tmp_path / "api", environment(url(locked, PASSWORD),
+                                                     f"secapi{uuid.uuid4().hex[:6]}"))
+    try:
+        mine = server.http.post("/jobs", json={"type": "add", "payload": {"x": 1, "y": 1},
+                                               "queue": "nobody"},
+                                headers={"Authorization": f"Bearer {API_KEY}"})
+        assert mine.status_code == 202 and mine.json()["tenant"] == "acme", mine.text
+        job = mine.json()["id"]
+        answers = [
+            mine,
+            server.http.get(f"/jobs/{job}", headers={"Authorization": f"Bearer {ADMIN_KEY}"}),
+            server.http.get(f"/jobs/{job}", headers={"Authorization": "Bearer other-key"}),
+            server.http.get("/jobs", headers={"Authorization": f"Bearer {API_KEY}x"}),
+            server.http.get("/queues", headers={"Authorization": f"Bearer {ADMIN_KEY}"}),
+        ]
+        assert [r.status_code for r in answers] == [202, 200, 404, 401, 200]
+        for r in answers:
+            assert_no_secret(r.text + str(r.headers), f"the API's answer to {r.request.url}")
+    finally:
+        server.http.close()
+        stop_process(server.proc)
+    assert_no_secret(server.log.read_text(errors="replace"), "the API's log")
+
+
+@pytest.mark.parametrize("entries", [f"other-key,:{API_KEY}", f"other-key,{'t' * 65}:{API_KEY}",
+                                     f"other-key,a b:{API_KEY}", f"other-key,{API_KEY}:"])
+def test_api_refuses_a_bad_tenant_entry_without_showing_the_key(
+    locked: ValkeyServer, tmp_path: Path, entries: str
+) -> None:
+    env = {**environment(url(locked, PASSWORD), "secbad"), "AGENTQ_API_KEYS": entries}
+    with pytest.raises(RuntimeError) as failed:
+        start_api(tmp_path / "api", env)
+    output = str(failed.value)
+    assert "AGENTQ_API_KEYS entry 2" in output, output
+    assert_no_secret(output, "the API refusing its keys")

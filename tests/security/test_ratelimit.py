@@ -50,6 +50,16 @@ def test_callers_are_told_apart_by_valid_key_only() -> None:
     assert mw.who(scope(None)) == "ip:10.1.2.3"
 
 
+def test_tenant_and_admin_keys_count_per_key() -> None:
+    from src.api.app import create_app
+    from src.api.settings import ApiSettings
+
+    app = create_app(ApiSettings(AGENTQ_RATE_LIMIT="5/2s", AGENTQ_API_KEYS=f"acme:{KEYS[0]}",
+                                 AGENTQ_ADMIN_KEYS=KEYS[1]))
+    (limiter,) = [m for m in app.user_middleware if m.cls is RateLimitMiddleware]
+    assert sorted(limiter.kwargs["api_keys"]) == sorted(KEYS)  # the keys, not `tenant:key`
+
+
 @pytest.fixture(scope="module")
 def limited(start_api_with) -> Server:
     return start_api_with(AGENTQ_RATE_LIMIT="5/2s", AGENTQ_API_KEYS=",".join(KEYS))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from src.api import deps, ratelimit
+from src.api import ratelimit, tenants
 from src.queue import signing
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -72,7 +72,8 @@ def test_secrets_are_never_compared_with_equality(path: Path) -> None:
     assert not problems, f"{path.relative_to(SRC)}: {problems}"
 
 
-@pytest.mark.parametrize("fn", [deps.require_api_key, signing.verify, ratelimit.RateLimitMiddleware.who],
+@pytest.mark.parametrize("fn", [tenants.KeyRing.resolve, signing.verify,
+                                ratelimit.RateLimitMiddleware.who],
                          ids=lambda f: f.__qualname__)
 def test_secret_checks_use_a_constant_time_compare(fn) -> None:
     source = inspect.getsource(fn)

@@ -126,6 +126,34 @@ export default function DashboardPage() {
         </div>
       </section>
 
+      {q?.tenants && q.tenants.length > 0 && (
+        <section className="card" aria-labelledby="tenants-h">
+          <h2 id="tenants-h">Tenants</h2>
+          <div className="table-wrap">
+            <table className="tenants">
+              <thead>
+                <tr>
+                  <th scope="col">Tenant</th>
+                  <th scope="col" className="num">Running</th>
+                  <th scope="col" className="num">Queued</th>
+                </tr>
+              </thead>
+              <tbody>
+                {q.tenants.map((t) => (
+                  <tr key={t.tenant}>
+                    <th scope="row">{t.tenant}</th>
+                    <td className="num">{t.running}</td>
+                    <td className="num" title={t.estimated ? 'estimated from the oldest queued jobs' : undefined}>
+                      {t.estimated ? `≈${t.queued}` : t.queued}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </section>
+      )}
+
       <section className="card" aria-labelledby="workers-h">
         <h2 id="workers-h">Workers</h2>
         <div className="table-wrap">

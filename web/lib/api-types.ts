@@ -12,7 +12,8 @@ export interface paths {
         /**
          * List jobs
          * @description Jobs, newest first, filtered; page with `before=<next_before>`. With a history
-         *     database the list goes on past what Redis still holds (archived jobs say so).
+         *     database the list goes on past what Redis still holds (archived jobs say so). A key
+         *     sees its own tenant's jobs only (an admin key every tenant's).
          */
         get: operations["list_jobs_jobs_get"];
         put?: never;
@@ -184,6 +185,10 @@ export interface paths {
         /**
          * Queue counts
          * @description Counts per queue (waiting, running, totals) and overall (scheduled, dead, workers).
+         *
+         *     `tenants`: queued and running jobs per tenant, for a caller with a key: its own
+         *     tenant's, or the busiest ten for an admin key (or when no keys are configured).
+         *     Without a key the counts per queue need none, and `tenants` is empty.
          */
         get: operations["get_queues_queues_get"];
         put?: never;
@@ -204,6 +209,7 @@ export interface paths {
         /**
          * Live workers
          * @description Live workers: id, host, pid, queues, concurrency, current jobs, last heartbeat.
+         *     A key sees only its own tenant's jobs among the current jobs.
          */
         get: operations["get_workers_workers_get"];
         put?: never;
@@ -244,7 +250,8 @@ export interface paths {
         /**
          * Jobs per hour and run times
          * @description Jobs that ended per hour by status, and run time p50/p95 per task type (succeeded
-         *     jobs), over the last `hours`, from the history database.
+         *     jobs), over the last `hours`, from the history database: of the key's tenant (an
+         *     admin key: of every tenant).
          */
         get: operations["history_stats_history_stats_get"];
         put?: never;
@@ -557,6 +564,11 @@ export interface components {
              * @description true when the record comes from the history database (Redis no longer holds the job); absent otherwise
              */
             archived?: boolean | null;
+            /**
+             * Tenant
+             * @description The tenant of the key that created the job; absent: `default`
+             */
+            tenant?: string | null;
         };
         /**
          * JobsPublic
@@ -614,6 +626,7 @@ export interface components {
          *         }
          *       ],
          *       "scheduled": 0,
+         *       "waiting": 1,
          *       "workers": 2
          *     }
          */
@@ -622,10 +635,21 @@ export interface components {
             queues: components["schemas"]["QueueStats"][];
             /** Scheduled */
             scheduled: number;
+            /**
+             * Waiting
+             * @description Jobs waiting for a signal (`ctx.wait_for`)
+             * @default 0
+             */
+            waiting?: number;
             /** Dead */
             dead: number;
             /** Workers */
             workers: number;
+            /**
+             * Tenants
+             * @description Queued and running jobs per tenant: the key's own tenant, or the ten busiest for an admin key (or without keys); empty without a key
+             */
+            tenants?: components["schemas"]["TenantCounts"][];
         };
         /**
          * Ready
@@ -744,6 +768,24 @@ export interface components {
         StepsPublic: {
             /** Steps */
             steps: components["schemas"]["StepPublic"][];
+        };
+        /** TenantCounts */
+        TenantCounts: {
+            /**
+             * Tenant
+             * @example default
+             */
+            tenant: string;
+            /** Queued */
+            queued: number;
+            /** Running */
+            running: number;
+            /**
+             * Estimated
+             * @description true when a queue was too long to read whole: `queued` is counted from its oldest jobs, in proportion
+             * @default false
+             */
+            estimated?: boolean;
         };
         /** ValidationError */
         ValidationError: {
@@ -1230,10 +1272,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Job id (a ULID) */
-                job_id: string;
                 /** @description The signal's name, as the task waits for it */
                 name: string;
+                /** @description Job id (a ULID) */
+                job_id: string;
             };
             cookie?: never;
         };

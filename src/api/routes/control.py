@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Body, Depends, HTTPException, Path
 
-from src.api.deps import ClientDep, HistoryDep, JobId, read_history, require_api_key
+from src.api.deps import ClientDep, HistoryDep, OwnedJobId, read_history, require_api_key
 from src.api.errors import prefixed_errors, unstorable, validation_error
 from src.api.routes.jobs import _errors, _not_found
 from src.api.schemas import ErrorDetail, JobPublic, ReplayRequest, StepsPublic
@@ -46,7 +46,7 @@ async def _ended_in_history(job_id: str, history: HistoryDep) -> dict[str, Any] 
     responses={**_not_found, **_ended, 422: {"description": "Body is not storable JSON"}},
 )
 async def send_signal(
-    job_id: JobId, name: SignalName, client: ClientDep, history: HistoryDep,
+    job_id: OwnedJobId, name: SignalName, client: ClientDep, history: HistoryDep,
     data: Annotated[Any, Body(examples=[{"outline": ["Intro", "Tides", "Close"]},
                                         {"reject": "too long"}])] = None,
 ) -> dict[str, Any]:
@@ -75,11 +75,9 @@ async def send_signal(
     response_model=StepsPublic,
     responses=_not_found,
 )
-async def job_steps(job_id: JobId, client: ClientDep) -> dict[str, Any]:
+async def job_steps(job_id: OwnedJobId, client: ClientDep) -> dict[str, Any]:
     """The results of the job's durable steps (`ctx.step`, and `wait:{name}` for each signal a
     wait returned) in the order they completed; empty once the job's TTL has run out."""
-    if await client.get(job_id) is None:
-        raise JobNotFound(job_id)
     return {"steps": await client.steps(job_id)}
 
 
@@ -93,7 +91,7 @@ async def job_steps(job_id: JobId, client: ClientDep) -> dict[str, Any]:
                422: {"description": "`from_step` is not a stored step, or the payload does "
                                     "not fit the task"}},
 )
-async def replay_job(job_id: JobId, body: ReplayRequest, client: ClientDep) -> dict[str, Any]:
+async def replay_job(job_id: OwnedJobId, body: ReplayRequest, client: ClientDep) -> dict[str, Any]:
     """A new job (`replay_of` names the original) whose steps before `from_step` are copied
     from the original, so only the steps from there on run again; `payload` replaces the
     original's when given. The original is left as it is."""

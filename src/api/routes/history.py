@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from src.api.deps import HistoryDep, read_history, require_api_key
+from src.api.deps import CallerDep, HistoryDep, read_history, require_api_key
 from src.api.schemas import ErrorDetail
 
 router = APIRouter(
@@ -47,10 +47,12 @@ class HistoryStats(BaseModel):
 
 @router.get("/stats", response_model=HistoryStats, summary="Jobs per hour and run times")
 async def history_stats(
-    history: HistoryDep, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24,
+    history: HistoryDep, caller: CallerDep,
+    hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24,
 ) -> dict[str, Any]:
     """Jobs that ended per hour by status, and run time p50/p95 per task type (succeeded
-    jobs), over the last `hours`, from the history database."""
+    jobs), over the last `hours`, from the history database: of the key's tenant (an
+    admin key: of every tenant)."""
     if history is None:
         return {"enabled": False}
-    return {"enabled": True, **await read_history(history.stats, hours)}
+    return {"enabled": True, **await read_history(history.stats, hours, caller.scope)}

@@ -6,17 +6,20 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from src.api import streams
 from src.api.deps import (
+    CallerDep,
     ClientDep,
     HistoryDep,
     JobDep,
     JobId,
+    OwnedJobId,
     SettingsDep,
     read_history,
     require_api_key,
+    visible_or_404,
 )
 from src.api.errors import prefixed_errors, unstorable, validation_error
 from src.api.schemas import (
@@ -80,6 +83,7 @@ async def create_job(
     settings: SettingsDep,
     response: Response,
     request: Request,
+    caller: CallerDep,
     wait: Annotated[
         float,
         Query(
@@ -111,6 +115,7 @@ async def create_job(
                 idempotency_key=job.idempotency_key,
                 callback_url=job.callback_url,
                 traceparent=span.traceparent,
+                tenant=caller.stamp,
             )
         except InvalidPayload as exc:  # the task's model names the field
             raise prefixed_errors(exc.validation_error, "body", "payload") from exc
@@ -132,6 +137,7 @@ async def create_job(
 async def list_jobs(
     client: ClientDep,
     history: HistoryDep,
+    caller: CallerDep,
     status: Status | None = None,
     type: Annotated[str | None, Query(max_length=200)] = None,
     queue: Annotated[str | None, Query(pattern=QUEUE_PATTERN)] = None,
@@ -151,9 +157,10 @@ async def list_jobs(
     ] = None,
 ) -> dict[str, Any]:
     """Jobs, newest first, filtered; page with `before=<next_before>`. With a history
-    database the list goes on past what Redis still holds (archived jobs say so)."""
+    database the list goes on past what Redis still holds (archived jobs say so). A key
+    sees its own tenant's jobs only (an admin key every tenant's)."""
     filters = {"status": status.value if status else None, "type": type, "queue": queue,
-               "q": q}
+               "q": q, "tenant": caller.scope}
     live, live_next = await client.list(
         limit=limit, before=before, since=_iso(since), until=_iso(until), **filters)
     if history is None:
@@ -224,6 +231,7 @@ async def job_events(
     job_id: JobId,
     client: ClientDep,
     history: HistoryDep,
+    caller: CallerDep,
     # `str` (not `str | None`): an absent header is None, and the schema offers no `null`
     # that a client could send as the text "null".
     last_event_id: Annotated[
@@ -243,10 +251,11 @@ async def job_events(
     if record is None and history is not None:
         archived = await read_history(history.get, job_id)
         if archived is not None:  # Redis forgot it: its final state is all there is
+            archived = visible_or_404(caller, job_id, archived)
             return streams.EventStream(streams.final_only(archived, after),
                                        request.app.state.metrics.sse_followers)
-    if record is None:
-        raise HTTPException(404, f"job {job_id} not found")
+    # The tenant check of `job_for_tenant`, on the record read through the hub.
+    record = visible_or_404(caller, job_id, record)
     events = (
         streams.follow(hub, record, after)
         if hub is not None
@@ -263,7 +272,7 @@ async def job_events(
     response_model_exclude_unset=True,  # no `archived`: a live record
     responses={**_not_found, 409: {"model": ErrorDetail, "description": "Already finished"}},
 )
-async def cancel_job(job_id: JobId, client: ClientDep) -> dict[str, Any]:
+async def cancel_job(job_id: OwnedJobId, client: ClientDep) -> dict[str, Any]:
     """Cancel: a queued job at once, a running one within a heartbeat; 409 if finished."""
     return await client.cancel(job_id)
 
@@ -276,6 +285,6 @@ async def cancel_job(job_id: JobId, client: ClientDep) -> dict[str, Any]:
     response_model_exclude_unset=True,  # no `archived`: a live record
     responses={**_not_found, 409: {"model": ErrorDetail, "description": "Not failed or cancelled"}},
 )
-async def retry_job(job_id: JobId, client: ClientDep) -> dict[str, Any]:
+async def retry_job(job_id: OwnedJobId, client: ClientDep) -> dict[str, Any]:
     """Run a failed or cancelled job again, from attempt 1; 409 otherwise."""
     return await client.retry(job_id)

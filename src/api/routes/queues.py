@@ -2,23 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends
 
-from src.api.deps import ClientDep, require_api_key
+from src.api.deps import CallerDep, ClientDep, optional_caller, require_api_key
 from src.api.schemas import ErrorDetail, QueuesPublic, WorkersPublic
+from src.api.tenants import Caller
+from src.queue import Client
+from src.queue.errors import atranslate_redis_errors
+from src.queue.models import tenant_of
 
 router = APIRouter(
     tags=["queues"],
     responses={503: {"model": ErrorDetail, "description": "Redis is unreachable; see Retry-After"}},
 )
 
+#: How many tenants `GET /queues` counts for an admin (the busiest)
+TOP_TENANTS = 10
+
 
 @router.get("/queues", response_model=QueuesPublic, summary="Queue counts")
-async def get_queues(client: ClientDep) -> dict[str, Any]:
-    """Counts per queue (waiting, running, totals) and overall (scheduled, dead, workers)."""
-    return await client.queues()
+async def get_queues(
+    client: ClientDep, caller: Annotated[Caller | None, Depends(optional_caller)],
+) -> dict[str, Any]:
+    """Counts per queue (waiting, running, totals) and overall (scheduled, dead, workers).
+
+    `tenants`: queued and running jobs per tenant, for a caller with a key: its own
+    tenant's, or the busiest ten for an admin key (or when no keys are configured).
+    Without a key the counts per queue need none, and `tenants` is empty.
+    """
+    answer = await client.queues()
+    if caller is None:
+        answer["tenants"] = []
+    else:
+        answer["tenants"] = await client.tenants(top=TOP_TENANTS, only=caller.scope)
+    return answer
 
 
 @router.get(
@@ -29,6 +49,23 @@ async def get_queues(client: ClientDep) -> dict[str, Any]:
     dependencies=[Depends(require_api_key)],
     responses={401: {"model": ErrorDetail, "description": "Missing or wrong API key"}},
 )
-async def get_workers(client: ClientDep) -> dict[str, Any]:
-    """Live workers: id, host, pid, queues, concurrency, current jobs, last heartbeat."""
-    return {"workers": await client.workers()}
+async def get_workers(client: ClientDep, caller: CallerDep) -> dict[str, Any]:
+    """Live workers: id, host, pid, queues, concurrency, current jobs, last heartbeat.
+    A key sees only its own tenant's jobs among the current jobs."""
+    workers = await client.workers()
+    if caller.scope is not None:
+        visible = await _jobs_of(client, caller.scope,
+                                 [j for w in workers for j in w.get("jobs") or []])
+        for w in workers:
+            w["jobs"] = [j for j in w.get("jobs") or [] if j in visible]
+    return {"workers": workers}
+
+
+async def _jobs_of(client: Client, tenant: str, ids: list[str]) -> set[str]:
+    """Those of `ids` whose record belongs to `tenant`."""
+    if not ids:
+        return set()
+    async with atranslate_redis_errors():
+        raws = await client.redis.mget([client.keys.job(i) for i in ids])
+    return {i for i, raw in zip(ids, raws, strict=True)
+            if raw is not None and tenant_of(orjson.loads(raw)) == tenant}

@@ -62,7 +62,9 @@ async def receive_webhook(
     except orjson.JSONDecodeError as exc:
         raise validation_error(("body",), f"body is not JSON: {exc}", None, "json_invalid") from exc
     try:
-        job = await client.enqueue("webhook_event", {"source": source, "body": body})
+        # The source's tenant (AGENTQ_WEBHOOK_TENANTS), else the default tenant
+        job = await client.enqueue("webhook_event", {"source": source, "body": body},
+                                   tenant=request.app.state.webhook_tenants.get(source))
     except orjson.JSONEncodeError as exc:
         raise unstorable(("body",), exc) from exc
     if settings.database_url:  # the archiver writes it to the history's webhook_events
