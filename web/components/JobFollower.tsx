@@ -7,6 +7,7 @@ import { api, ApiError, isTerminal, type ArticleResult } from '@/lib/api';
 import { useJob } from '@/lib/useJob';
 import ProgressBar from './ProgressBar';
 import StatusBadge from './StatusBadge';
+import WaitingPanel from './WaitingPanel';
 
 // The Markdown renderer is only needed once an article is done: keep it out of the first load.
 const Article = dynamic(() => import('./Article'), {
@@ -18,6 +19,7 @@ const STATUS_TEXT: Record<string, string> = {
   queued: 'Waiting for a worker',
   scheduled: 'Scheduled to run again',
   running: 'Running',
+  waiting: 'Paused: waiting for a signal',
   succeeded: 'Done',
   failed: 'Failed',
   cancelled: 'Cancelled',
@@ -66,6 +68,10 @@ export default function JobFollower({ id }: { id: string }) {
   // An archived job (Redis no longer holds it) cannot be retried: the API answers 404.
   const canRetry = (status === 'failed' || status === 'cancelled') && !record?.archived;
   const errorMessage = record?.error?.message;
+  // Paused (`ctx.wait_for`): the bar holds where it is and says what it waits for.
+  const waitingFor = status === 'waiting' && record?.status === 'waiting' ? record.waiting_for : null;
+  const approval = status === 'waiting' && (!waitingFor || waitingFor.name === 'approve');
+  const statusText = approval ? 'Waiting for your approval' : waitingFor ? `Waiting for the signal “${waitingFor.name}”` : null;
 
   return (
     <section className="card job" aria-labelledby="job-heading">
@@ -79,13 +85,15 @@ export default function JobFollower({ id }: { id: string }) {
         <StatusBadge status={status ?? 'loading'} />
       </div>
       <p className="status-line" role="status" aria-live="polite">
-        {status ? STATUS_TEXT[status] ?? status : 'Loading…'}
+        {status ? statusText ?? STATUS_TEXT[status] ?? status : 'Loading…'}
         {record && record.attempt > 1 ? ` (attempt ${record.attempt} of ${record.max_attempts})` : ''}
       </p>
-      <ProgressBar value={progress} message={message} status={status} label="Job progress" />
+      <ProgressBar value={progress} message={statusText ?? message} status={status} label="Job progress" />
       <p className="muted small stream-state">
         {stream === 'live' ? 'Live updates' : stream === 'failed' ? 'Live updates unavailable: polling' : '\u00a0'}
       </p>
+
+      {record && status === 'waiting' && <WaitingPanel record={record} onSent={refresh} />}
 
       {(canCancel || canRetry) && (
         <div className="actions">
