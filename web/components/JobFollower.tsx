@@ -7,7 +7,6 @@ import { api, ApiError, isTerminal, type ArticleResult } from '@/lib/api';
 import { useJob } from '@/lib/useJob';
 import ProgressBar from './ProgressBar';
 import StatusBadge from './StatusBadge';
-import WaitingPanel from './WaitingPanel';
 
 // The Markdown renderer is only needed once an article is done: keep it out of the first load.
 const Article = dynamic(() => import('./Article'), {
@@ -24,6 +23,9 @@ const STATUS_TEXT: Record<string, string> = {
   failed: 'Failed',
   cancelled: 'Cancelled',
 };
+
+// Only a job that waits for a signal needs its controls: keep them out of the first load too.
+const WaitingPanel = dynamic(() => import('./WaitingPanel'), { ssr: false });
 
 function isArticle(r: unknown): r is ArticleResult {
   return !!r && typeof r === 'object' && typeof (r as ArticleResult).markdown === 'string';
