@@ -111,3 +111,31 @@ async def test_without_review_nothing_waits(client: Client, spawn_worker) -> Non
     evs = await events(client, job.id)
     assert "waiting" not in [e.get("status") for e in evs]
     assert not [e for e in evs if e["type"] == "outline"]
+
+
+async def test_no_decision_within_review_timeout_s_fails_the_job(client: Client,
+                                                                spawn_worker) -> None:
+    spawn_worker(env={**OFFLINE, "LLM_OFFLINE_DELAY_S": "0"})
+    job = await client.enqueue("generate_article", {"topic": "tides", "review": True,
+                                                    "review_timeout_s": 1})
+    rec = await client.wait(job.id, timeout_s=30)
+    assert rec["status"] == "failed" and rec["error"]["type"] == "timeout", rec
+    assert "approve" in rec["error"]["message"]
+
+
+def test_the_review_fields_are_validated() -> None:
+    from pydantic import ValidationError
+
+    from src.worker.tasks.article_text import ArticleInput, review_titles
+
+    data = ArticleInput(topic="tides")
+    assert data.review is False and data.review_timeout_s == 86_400
+    with pytest.raises(ValidationError):
+        ArticleInput(topic="tides", review_timeout_s=0)
+    titles = ["A", "B"]
+    assert review_titles({}, titles) == titles
+    assert review_titles({"approve": True}, titles) == titles
+    assert review_titles({"outline": ["  New   one ", "B"]}, titles) == ["New one", "B"]
+    assert isinstance(review_titles({"approve": False}, titles), str)
+    assert isinstance(review_titles({"outline": ["x"] * 21}, titles), str)
+    assert isinstance(review_titles({"outline": [1]}, titles), str)
