@@ -116,6 +116,6 @@ def _ended_by(exc: BaseException, timeout: float) -> Outcome:
         return Outcome("wait", wait=(exc.name, exc.until))
     if isinstance(exc, WaitTimeout):
         return Outcome("fail", error=error("timeout", describe(exc)))
-    if isinstance(exc, Fatal):
-        return Outcome("fail", error=error("exception", describe(exc)))
+    if isinstance(exc, Fatal):  # the task's own words: "rejected: too long", not "Fatal: ..."
+        return Outcome("fail", error=error("exception", describe(exc).removeprefix("Fatal: ")))
     return Outcome("fail", error=error("exception", describe(exc)), retryable=True)

@@ -46,6 +46,7 @@ export default function ArticleForm({ onSubmitted, initial }: Props) {
     level: initial?.level ?? 'intermediate',
     length: initial?.length ?? 'short',
   });
+  const [review, setReview] = useState(initial?.review ?? false);
   const [busy, setBusy] = useState(false);
   const [fieldErrors, setFieldErrors] = useState<Partial<Record<Field, string>>>({});
   const [formErrors, setFormErrors] = useState<string[]>([]);
@@ -58,7 +59,10 @@ export default function ArticleForm({ onSubmitted, initial }: Props) {
     setFieldErrors({});
     setFormErrors([]);
     try {
-      const job = await api.submitJob({ type: 'generate_article', payload: { ...values, topic: values.topic.trim() } });
+      const job = await api.submitJob({
+        type: 'generate_article',
+        payload: { ...values, topic: values.topic.trim(), ...(review ? { review: true } : {}) },
+      });
       onSubmitted(job);
     } catch (err) {
       if (err instanceof ApiError && err.status === 422) {
@@ -132,6 +136,11 @@ export default function ArticleForm({ onSubmitted, initial }: Props) {
           ))}
         </select>
         {fieldError('length')}
+      </div>
+      <div className="field field-wide check">
+        <input id={`${uid}-review`} name="review" type="checkbox" checked={review} onChange={(e) => setReview(e.target.checked)} />
+        <label htmlFor={`${uid}-review`}>Review the outline first</label>
+        <span className="muted small">the agent waits for your Approve, Edit or Reject before it writes</span>
       </div>
       <div className="form-actions">
         <button type="submit" className="primary" disabled={busy}>

@@ -1,15 +1,19 @@
 'use client';
 
 import Link from 'next/link';
-import { useSearchParams } from 'next/navigation';
+import { useRouter, useSearchParams } from 'next/navigation';
+import { isTerminal } from '@/lib/api';
 import { formatDuration, formatTime, jobDuration } from '@/lib/format';
 import { recordTimeline, timeline } from '@/lib/timeline';
 import { useJob } from '@/lib/useJob';
+import JobSteps from './JobSteps';
 import ProgressBar from './ProgressBar';
 import StatusBadge, { ArchivedBadge } from './StatusBadge';
+import WaitingPanel from './WaitingPanel';
 
 function JobDetail({ id }: { id: string }) {
-  const { state, stream, notFound, error } = useJob(id);
+  const { state, stream, notFound, error, refresh } = useJob(id);
+  const router = useRouter();
   const { record, events } = state;
 
   if (notFound) {
@@ -61,6 +65,25 @@ function JobDetail({ id }: { id: string }) {
               <dd>
                 {record.attempt} of {record.max_attempts}
               </dd>
+              {record.waiting_for && record.status === 'waiting' && (
+                <>
+                  <dt>Waiting for</dt>
+                  <dd>
+                    <code>{record.waiting_for.name}</code>
+                    {record.waiting_for.until ? ` until ${new Date(record.waiting_for.until).toLocaleString()}` : ''}
+                  </dd>
+                </>
+              )}
+              {record.replay_of && (
+                <>
+                  <dt>Replay of</dt>
+                  <dd>
+                    <Link className="mono" href={`/job/?id=${encodeURIComponent(record.replay_of)}`}>
+                      {record.replay_of}
+                    </Link>
+                  </dd>
+                </>
+              )}
               <dt>Worker</dt>
               <dd className="mono">{record.worker ?? '–'}</dd>
               <dt>Created</dt>
@@ -82,6 +105,7 @@ function JobDetail({ id }: { id: string }) {
                 <strong>Error ({record.error.type}):</strong> {record.error.message}
               </div>
             )}
+            {state.status === 'waiting' && <WaitingPanel record={record} onSent={refresh} />}
             <h3>Payload</h3>
             <pre className="json">{JSON.stringify(record.payload, null, 2)}</pre>
             {record.result != null && (
@@ -89,6 +113,9 @@ function JobDetail({ id }: { id: string }) {
                 <h3>Result</h3>
                 <pre className="json">{JSON.stringify(record.result, null, 2)}</pre>
               </>
+            )}
+            {isTerminal(record.status) && !archived && (
+              <JobSteps id={id} onReplayed={(job) => router.push(`/job/?id=${encodeURIComponent(job.id)}`)} />
             )}
           </section>
           <section className="card" aria-labelledby="events-h">

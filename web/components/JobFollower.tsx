@@ -18,10 +18,14 @@ const STATUS_TEXT: Record<string, string> = {
   queued: 'Waiting for a worker',
   scheduled: 'Scheduled to run again',
   running: 'Running',
+  waiting: 'Paused: waiting for a signal',
   succeeded: 'Done',
   failed: 'Failed',
   cancelled: 'Cancelled',
 };
+
+// Only a job that waits for a signal needs its controls: keep them out of the first load too.
+const WaitingPanel = dynamic(() => import('./WaitingPanel'), { ssr: false });
 
 function isArticle(r: unknown): r is ArticleResult {
   return !!r && typeof r === 'object' && typeof (r as ArticleResult).markdown === 'string';
@@ -66,6 +70,10 @@ export default function JobFollower({ id }: { id: string }) {
   // An archived job (Redis no longer holds it) cannot be retried: the API answers 404.
   const canRetry = (status === 'failed' || status === 'cancelled') && !record?.archived;
   const errorMessage = record?.error?.message;
+  // Paused (`ctx.wait_for`): the bar holds where it is and says what it waits for.
+  const waitingFor = status === 'waiting' && record?.status === 'waiting' ? record.waiting_for : null;
+  const approval = status === 'waiting' && (!waitingFor || waitingFor.name === 'approve');
+  const statusText = approval ? 'Waiting for your approval' : waitingFor ? `Waiting for the signal “${waitingFor.name}”` : null;
 
   return (
     <section className="card job" aria-labelledby="job-heading">
@@ -79,13 +87,15 @@ export default function JobFollower({ id }: { id: string }) {
         <StatusBadge status={status ?? 'loading'} />
       </div>
       <p className="status-line" role="status" aria-live="polite">
-        {status ? STATUS_TEXT[status] ?? status : 'Loading…'}
+        {status ? statusText ?? STATUS_TEXT[status] ?? status : 'Loading…'}
         {record && record.attempt > 1 ? ` (attempt ${record.attempt} of ${record.max_attempts})` : ''}
       </p>
-      <ProgressBar value={progress} message={message} status={status} label="Job progress" />
+      <ProgressBar value={progress} message={statusText ?? message} status={status} label="Job progress" />
       <p className="muted small stream-state">
         {stream === 'live' ? 'Live updates' : stream === 'failed' ? 'Live updates unavailable: polling' : '\u00a0'}
       </p>
+
+      {record && status === 'waiting' && <WaitingPanel record={record} onSent={refresh} />}
 
       {(canCancel || canRetry) && (
         <div className="actions">

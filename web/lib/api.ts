@@ -22,6 +22,11 @@ export type WorkersResponse = Schemas['WorkersPublic'];
 export type HistoryStats = Schemas['HistoryStats'];
 export type HourCounts = Schemas['HourCounts'];
 export type RunTimes = Schemas['RunTimes'];
+/** GET /jobs/{id}/steps: a job's stored steps in completion order (`wait:{name}` for a signal a wait returned). */
+export type JobStep = Schemas['StepPublic'];
+export type JobSteps = Schemas['StepsPublic'];
+/** What a `waiting` job waits for (`ctx.wait_for`). */
+export type WaitingFor = Schemas['WaitingFor'];
 /** One item of FastAPI's 422 body: {"detail": [{"loc": [...], "msg": "..."}]}. */
 export type FieldError = Schemas['ValidationError'];
 
@@ -39,6 +44,8 @@ export interface ArticlePayload {
   language: string;
   level: string;
   length: 'short' | 'medium' | 'long';
+  /** wait after the outline for Approve / Edit / Reject (the `approve` signal) */
+  review?: boolean;
 }
 
 /** The result of a generate_article job. */
@@ -124,6 +131,13 @@ export const api = {
   getJob: (id: string, signal?: AbortSignal) => request<JobRecord>('GET', `/jobs/${enc(id)}`, undefined, signal),
   cancelJob: (id: string) => request<unknown>('POST', `/jobs/${enc(id)}/cancel`),
   retryJob: (id: string) => request<unknown>('POST', `/jobs/${enc(id)}/retry`),
+  /** POST /jobs/{id}/signals/{name}: any JSON body for the task's `ctx.wait_for(name)`. */
+  signal: (id: string, name: string, body: unknown = {}) =>
+    request<JobRecord>('POST', `/jobs/${enc(id)}/signals/${enc(name)}`, body ?? {}),
+  steps: (id: string, signal?: AbortSignal) => request<JobSteps>('GET', `/jobs/${enc(id)}/steps`, undefined, signal),
+  /** POST /jobs/{id}/replay: a new job running the task again from `fromStep` (the original's payload unless given). */
+  replay: (id: string, fromStep: string, payload?: unknown) =>
+    request<JobRecord>('POST', `/jobs/${enc(id)}/replay`, payload === undefined ? { from_step: fromStep } : { from_step: fromStep, payload }),
   listJobs: (q: { status?: string; type?: string; q?: string; limit?: number; before?: string | null }, signal?: AbortSignal) => {
     const params = new URLSearchParams();
     if (q.status) params.set('status', q.status);

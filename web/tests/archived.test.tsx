@@ -7,7 +7,7 @@ import { FakeStream, job, mockFetch, streamFor } from './helpers';
 
 const ID = '01JOBARCHIVED000000000000A';
 
-vi.mock('next/navigation', () => ({ useSearchParams: () => new URLSearchParams(`id=${ID}`) }));
+vi.mock('next/navigation', () => ({ useSearchParams: () => new URLSearchParams(`id=${ID}`), useRouter: () => ({ push: () => {} }) }));
 
 describe('archived jobs (from the history database)', () => {
   it('History marks them and searches through them', async () => {

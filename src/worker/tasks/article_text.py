@@ -27,6 +27,38 @@ class ArticleInput(BaseModel):
                           description="ISO 639-1 code; the offline provider writes en and ko")
     level: Literal["beginner", "intermediate", "advanced"] = "intermediate"
     length: Literal["short", "medium", "long"] = "short"
+    review: bool = Field(False, description="Wait after the outline for a person's decision: "
+                         "POST /jobs/{id}/signals/approve with {} (as is), {\"outline\": "
+                         "[titles]} (edited) or {\"reject\": \"reason\"}")
+    review_timeout_s: float = Field(
+        86_400, ge=1, le=30 * 86_400,
+        description="With review: how long the outline waits for a decision before the job "
+                    "fails (error type `timeout`)")
+
+
+MAX_OUTLINE_SECTIONS = 20
+
+
+def review_titles(decision: Any, titles: list[str]) -> list[str] | str:
+    """The outline's section titles after a review decision, or why it is refused.
+
+    `{}` / `{"approve": true}`: as they are; `{"outline": [...]}`: those titles (a non-empty
+    list of non-empty strings); `{"reject": "reason"}` is the caller's to handle.
+    """
+    if decision is None:
+        return titles
+    if not isinstance(decision, dict):
+        return "the approve signal's body must be a JSON object"
+    if "outline" not in decision:
+        if decision.get("approve", True) is not True:
+            return '"approve" must be true (send {"reject": "reason"} to reject)'
+        return titles
+    edited = decision["outline"]
+    if not isinstance(edited, list) or not edited or len(edited) > MAX_OUTLINE_SECTIONS:
+        return f'"outline" must be a list of 1 to {MAX_OUTLINE_SECTIONS} section titles'
+    if not all(isinstance(t, str) and t.strip() and len(t) <= 200 for t in edited):
+        return '"outline" must hold non-empty strings of at most 200 characters'
+    return [" ".join(t.split()) for t in edited]
 
 
 def _language_name(code: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from src.queue.registry import task
 
 from ..context import JobContext
+from ..errors import Fatal
 from ..llm import LLM, ChatRequest, llm_for, offline
 from .article_text import (
     ArticleInput,
@@ -28,6 +29,7 @@ from .article_text import (
     parse_framing,
     parse_outline,
     parse_title,
+    review_titles,
     section_request,
     title_request,
 )
@@ -73,6 +75,48 @@ def _check_cancel(ctx: JobContext, where: str) -> None:
         raise asyncio.CancelledError(f"cancel requested before {where}")
 
 
+async def plan_outline(ctx: JobContext, llm: LLM, data: ArticleInput, language: str, count: int,
+                       message: str) -> dict[str, Any]:
+    """The outline step: `count` section titles (and their kinds for the offline provider)."""
+    text = await stream_text(ctx, llm, outline_request(data, count), step="outline",
+                             progress=(3, 9), emit=False, expected_words=8 * count,
+                             message=message)
+    titles = parse_outline(text, count)
+    fallback = offline.outline(article_params(data, language=language, sections=count))
+    for extra in fallback:  # a model that listed too few: fill in from the plan
+        if len(titles) >= count:
+            break
+        if extra["title"] not in titles:
+            titles.append(extra["title"])
+    kinds = [s["kind"] for s in fallback] if llm.name == "offline" else [None] * count
+    if data.review:  # for the page that shows the outline for approval
+        await ctx.emit("outline", {"sections": titles[:count]})
+    return {"sections": [{"title": t, "kind": k} for t, k in zip(titles, kinds, strict=False)],
+            "provider": llm.name, "model": llm.model}
+
+
+async def review_outline(ctx: JobContext, data: ArticleInput,
+                         sections: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sections a person approved: the job waits (`waiting`, no worker held) for the
+    `approve` signal, then runs again from the top with its steps reused.
+
+    `{}` or `{"approve": true}` keeps the outline, `{"outline": [titles]}` replaces it,
+    `{"reject": "reason"}` fails the job for good ("rejected: reason").
+    """
+    await ctx.progress(10, "Outline ready: waiting for your approval")
+    decision = await ctx.wait_for("approve", timeout_s=data.review_timeout_s)
+    if isinstance(decision, dict) and "reject" in decision:
+        reason = str(decision["reject"] or "").strip()[:500]
+        raise Fatal(f"rejected: {reason}" if reason else "rejected")
+    titles = review_titles(decision, [s["title"] for s in sections])
+    if isinstance(titles, str):
+        raise Fatal(f"invalid review of the outline: {titles}")
+    # A section keeps its planned kind while its title is unchanged.
+    planned = {s["title"]: s.get("kind") for s in sections}
+    await ctx.progress(10, f"Outline approved: {len(titles)} sections")
+    return [{"title": t, "kind": planned.get(t)} for t in titles]
+
+
 # -- the task -------------------------------------------------------------------------
 
 @task("generate_article", input=ArticleInput, timeout_s=900, max_attempts=3)
@@ -84,28 +128,21 @@ async def generate_article(ctx: JobContext, data: ArticleInput) -> dict[str, Any
         ctx.log.info("the offline provider writes English, not %r", language)
         language = "en"
     total_steps = count + 3
-    # The progress bar: outline 2-10, sections 12-80, edit 82-90, title 92-98.
-    await ctx.progress(2, f"Step 1 of {total_steps}: planning the outline")
+    # The progress bar: outline 2-10, sections 12-80, edit 82-90, title 92-98. A task that
+    # runs again after its review wait does not start the bar over.
+    if not await ctx.redis.hexists(ctx.keys.steps(ctx.job_id), "outline"):
+        await ctx.progress(2, f"Step 1 of {total_steps}: planning the outline")
 
-    async def plan() -> dict[str, Any]:
-        text = await stream_text(ctx, llm, outline_request(data, count), step="outline",
-                                 progress=(3, 9), emit=False, expected_words=8 * count,
-                                 message=f"Step 1 of {total_steps}: planning the outline")
-        titles = parse_outline(text, count)
-        fallback = offline.outline(article_params(data, language=language, sections=count))
-        for extra in fallback:  # a model that listed too few: fill in from the plan
-            if len(titles) >= count:
-                break
-            if extra["title"] not in titles:
-                titles.append(extra["title"])
-        kinds = [s["kind"] for s in fallback] if llm.name == "offline" else [None] * count
-        return {"sections": [{"title": t, "kind": k} for t, k in zip(titles, kinds, strict=False)],
-                "provider": llm.name, "model": llm.model}
-
-    outline = await ctx.step("outline", plan)
+    outline = await ctx.step("outline", plan_outline, ctx, llm, data, language, count,
+                             f"Step 1 of {total_steps}: planning the outline")
     sections = outline["sections"]
+    if data.review:
+        sections = await review_outline(ctx, data, sections)
+        count = len(sections)
+        total_steps = count + 3
+    else:
+        await ctx.progress(10, f"Outline ready: {len(sections)} sections")
     titles = [s["title"] for s in sections]
-    await ctx.progress(10, f"Outline ready: {len(titles)} sections")
     used = [outline]
 
     bodies: list[str] = []
