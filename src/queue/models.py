@@ -107,6 +107,8 @@ class Envelope(BaseModel):
     callback_url: str | None = None
     #: W3C trace context of the span that enqueued the job; every attempt continues it
     traceparent: str | None = None
+    #: `{"name", "tick"}` of the cron schedule whose tick (ISO UTC) enqueued the job
+    schedule: dict[str, str] | None = None
 
     def created(self) -> float:
         return self.created_at if self.created_at is not None else self.enqueued_at
@@ -165,6 +167,8 @@ def make_record(
         record["callback_url"] = env.callback_url
     if env.traceparent is not None:
         record["traceparent"] = env.traceparent
+    if env.schedule is not None:
+        record["schedule"] = env.schedule
     return record
 
 
@@ -175,6 +179,7 @@ def envelope_of(record: dict[str, Any]) -> Envelope:
         attempt=1, max_attempts=record.get("max_attempts") or 1,
         timeout_s=record.get("timeout_s"), callback_url=record.get("callback_url"),
         traceparent=record.get("traceparent"), created_at=parse_iso(record.get("created_at")),
+        schedule=record.get("schedule"),
     )
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from redis import exceptions as redis_errors
 
 from src.history import History
+from src.queue import Client
 from src.queue.connection import REDIS_DOWN, connect
 from src.queue.keys import Keys
 from src.queue.models import Envelope, error
@@ -41,6 +42,7 @@ from .finisher import Finisher
 from .heartbeat import StallWatch, beat, overdue
 from .outcome import Outcome, Running, describe
 from .recovery import Recovery
+from .scheduler import Scheduler
 
 log = logging.getLogger("agentq.worker")
 
@@ -85,6 +87,9 @@ class Worker:
         self.stall = StallWatch(self.id, settings.worker_timeout_s)
         self.archiver = (Archiver(self.ops, History(settings.database_url), self.id)
                          if settings.database_url else None)
+        self.scheduler = Scheduler(Client(self.redis, settings.namespace, settings, tasks=registry),
+                                   registry.schedules(settings.schedules), self.sleep,
+                                   lambda: self.stopping)
 
     @property
     def finished(self) -> int:
@@ -169,7 +174,7 @@ class Worker:
         log.info("worker %s: queues=%s concurrency=%d tasks=%s", self.id, ",".join(self.queues),
                  self.concurrency, ",".join(self.registry.names()))
         loops = [self._heartbeat_loop(), self._maintenance_loop(), self.finisher.loop(),
-                 self._tick_loop()]
+                 self._tick_loop(), self.scheduler.loop()]
         if self.archiver is not None:
             loops.append(self.archiver.run(self._stop))
         background = [asyncio.create_task(c) for c in loops]
