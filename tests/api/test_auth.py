@@ -21,6 +21,7 @@ JOB_CALLS = [
     ("POST", "/jobs/01JD6Z5Q3M8X4K2V7B9N0C1D2E/cancel", None),
     ("POST", "/jobs/01JD6Z5Q3M8X4K2V7B9N0C1D2E/retry", None),
     ("GET", "/workers", None),  # it lists the ids of running jobs
+    ("GET", "/schedules", None),
 ]
 
 
