@@ -118,3 +118,13 @@ async def test_the_loop_outlives_a_redis_that_does_not_answer(settings):
     finally:
         await down.close()
     assert scheduler.live_since is None and scheduler.enqueued == 0
+
+
+def test_a_worker_with_a_bad_schedule_stops_at_start_naming_it(spawn_worker):
+    bad_cron = spawn_worker(env={"AGENTQ_SCHEDULES": '[{"name": "a", "task": "add", '
+                                                     '"cron": "* * * *"}]'})
+    bad_payload = spawn_worker(env={"AGENTQ_SCHEDULES": '[{"name": "b", "task": "add", '
+                                                        '"cron": "@daily", "payload": {"x": 1}}]'})
+    assert bad_cron.wait(30) == 2 and bad_payload.wait(30) == 2
+    assert "AGENTQ_SCHEDULES entry #1 ('a'): invalid cron expression '* * * *'" in bad_cron.log()
+    assert "schedule 'b': invalid payload for task 'add': y" in bad_payload.log()
