@@ -52,6 +52,7 @@ class Scheduler:
         #: since when this loop has been running and reaching Redis without a break;
         #: None until the next pass that reaches it
         self.live_since: float | None = None
+        self._last_pass = 0.0  # the `now` of the last pass that reached Redis
         self._next: dict[str, float] = {}
 
     async def loop(self) -> None:
@@ -76,30 +77,36 @@ class Scheduler:
 
     async def run_pass(self, now: float) -> None:
         """Enqueue what is due at `now` for every schedule."""
+        first = self.live_since is None
         live_since = now if self.live_since is None else self.live_since
+        # Ticks up to the previous pass were handled by it: each pass looks at the ticks
+        # since then only (the first one at none before `now`).
+        after = now - 1e-6 if first else self._last_pass
         last = await last_runs(self.client.redis, self.client.keys,
                                [s.name for s in self.schedules])
         for s in self.schedules:
             try:
-                for tick in self.due(s, last[s.name], live_since, now):
+                for tick in self.due(s, last[s.name], live_since, after, now):
                     await self.enqueue(s, tick)
             except (*REDIS_DOWN, RedisUnavailable):
                 raise
             except Exception:  # one broken schedule must not stop the others, nor the worker
                 log.exception("scheduler: %s could not be enqueued; skipping its tick", s.name)
             self._next[s.name] = s.next_after(now)
-        self.live_since = live_since
+        self.live_since, self._last_pass = live_since, now
 
     @staticmethod
-    def due(s: Schedule, last: float | None, live_since: float, now: float) -> list[float]:
-        """The ticks of `s` to enqueue at `now`, oldest first (see the module's docstring)."""
+    def due(s: Schedule, last: float | None, live_since: float, after: float,
+            now: float) -> list[float]:
+        """The ticks of `s` to enqueue at `now`, oldest first (see the module's docstring):
+        those in (`after`, `now`] not enqueued yet, and with `catch_up` the last one
+        missed before `live_since`."""
         out: list[float] = []
         if s.catch_up and last is not None:
             missed = s.last_before(live_since)
             if missed > last:
                 out.append(missed)
-        after = live_since - 1e-6 if last is None else max(last, live_since - 1e-6)
-        return out + s.ticks(after, now, BURST_MAX)
+        return out + s.ticks(after if last is None else max(last, after), now, BURST_MAX)
 
     async def enqueue(self, s: Schedule, tick: float) -> None:
         job = await self.client.enqueue(
