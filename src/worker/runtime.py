@@ -3,7 +3,8 @@
 Each concern lives in its own module: `claimer` (claim and start), `executor` (run one
 attempt), `finisher` (write outcomes in batches), `heartbeat` (liveness, cancel
 requests, watchdog, stall detector), `recovery` (promotion, dead workers, orphans,
-unreadable envelopes) and `callbacks` (completion callbacks). This one ties them
+unreadable envelopes), `callbacks` (completion callbacks) and `scheduler` (cron
+schedules). This one ties them
 together: one asyncio loop runs up to `concurrency` jobs; an idle worker needs four
 round trips per job in all (enqueue, BLMOVE, start, finish), a busy one fewer than one.
 """

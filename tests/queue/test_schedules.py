@@ -123,3 +123,11 @@ def test_six_fields_put_seconds_last():
     assert every.ticks(start, start + 5, 3) == [start + 3, start + 4, start + 5]
     assert every.last_before(start + 0.5) == start
     assert every.idempotency_key(start) == f"schedule:every:{int(start)}"
+
+
+def test_a_local_time_that_dst_skips_runs_after_it_and_one_it_repeats_runs_twice():
+    s = Schedule("night", "t", "30 2 * * *", timezone="Europe/Paris")
+    spring = s.ticks(_paris(2026, 3, 28, 12), _paris(2026, 3, 29, 12), 10)
+    assert [datetime.fromtimestamp(t, UTC).strftime("%H:%M") for t in spring] == ["01:00"]  # 03:00 CEST
+    autumn = s.ticks(_paris(2026, 10, 24, 12), _paris(2026, 10, 25, 12), 10)
+    assert [datetime.fromtimestamp(t, UTC).strftime("%H:%M") for t in autumn] == ["00:30", "01:30"]
