@@ -60,6 +60,8 @@ class Schedule:
             raise InvalidSchedule("a schedule needs a non-empty name")
         if not self.task or not isinstance(self.task, str):
             raise InvalidSchedule(f"schedule {self.name!r}: needs a task")
+        if not self.cron or not isinstance(self.cron, str):
+            raise InvalidSchedule(f"schedule {self.name!r}: the cron expression must be text")
         if not self.queue or not isinstance(self.queue, str):
             raise InvalidSchedule(f"schedule {self.name!r}: invalid queue {self.queue!r}")
         try:
@@ -109,6 +111,11 @@ def from_entry(entry: Any, index: int) -> Schedule:
     missing = [k for k in ("name", "cron") if k not in entry]
     if "task" not in entry and "type" not in entry:
         missing.append("task")
+    both = [f"{a} and {b}" for a, b in (("task", "type"), ("timezone", "tz"))
+            if a in entry and b in entry]
+    if both:
+        raise InvalidSchedule(f"AGENTQ_SCHEDULES {label}: {both[0]} name the same field: "
+                              "give one")
     if unknown or missing:
         what = "; ".join(filter(None, [
             f"unknown key(s) {', '.join(unknown)}" if unknown else "",

@@ -56,6 +56,9 @@ def test_the_setting_reads_a_json_list_with_every_field():
     ('[{"name": "inbox", "task": "t", "cron": "* * * * *", "tiemzone": "UTC"}]',
      "entry #1 ('inbox'): unknown key(s) tiemzone"),
     ('[{"name": "inbox", "cron": "* * * * *"}]', "entry #1 ('inbox'): missing task"),
+    ('[{"name": "inbox", "task": "t", "type": "u", "cron": "* * * * *"}]',
+     "entry #1 ('inbox'): task and type name the same field"),
+    ('[{"name": "inbox", "task": "t", "cron": 5}]', "the cron expression must be text"),
     ('[{"name": "inbox", "task": "t", "cron": "* * * * *", "catch_up": "yes"}]',
      "catch_up must be true or false"),
     ('[{"name": "inbox", "task": "t", "cron": "* * * * *"},'
