@@ -19,12 +19,16 @@ from pydantic import ValidationError
 from src.queue import TERMINAL, Client, RedisUnavailable, get_settings
 from src.queue.errors import (
     InvalidPayload,
+    InvalidSchedule,
     JobConflict,
     JobNotFound,
     RedisAuthFailed,
     UnknownTask,
+    atranslate_redis_errors,
 )
 from src.queue.redact import redact_url, scrub, url_secrets
+from src.queue.registry import load_task_modules
+from src.queue.schedules import describe, last_runs
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
 _BAR = 30
@@ -199,6 +203,27 @@ async def _dead(client: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _schedules(client: Client, args: argparse.Namespace) -> int:
+    try:
+        schedules = load_task_modules(client.settings.task_module_list).schedules(
+            client.settings.schedules)
+    except InvalidSchedule as exc:
+        sys.stderr.write(f"agentq: {exc}\n")
+        return EXIT_USAGE
+    async with atranslate_redis_errors():
+        last = await last_runs(client.redis, client.keys, [s.name for s in schedules])
+    rows = describe(schedules, last, time.time())
+    if args.json:
+        _print_json({"schedules": rows})
+        return EXIT_OK
+    cols = ("name", "task", "cron", "timezone", "queue", "next_run", "last_run")
+    widths = [max([len(c), *(len(str(r[c] or "-")) for r in rows)]) for c in cols]
+    for line in [dict(zip(cols, cols, strict=True)), *rows]:
+        _out("  ".join(f"{str(line[c] or '-'):<{w}}" for c, w in zip(cols, widths, strict=True))
+             .rstrip())
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agentq",
@@ -239,6 +264,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="counts per queue, scheduled, dead, workers")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=_stats)
+
+    p = sub.add_parser("schedules", help="the cron schedules, with their next and last run")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(run=_schedules)
 
     p = sub.add_parser("dead", help="list or requeue dead-lettered jobs")
     p.add_argument("action", choices=("list", "requeue"))

@@ -20,10 +20,10 @@ from src.api import errors, ratelimit, streams
 from src.api.deps import open_history
 from src.api.metrics import ApiMetrics
 from src.api.middleware import BodyLimitMiddleware, MetricsMiddleware
-from src.api.routes import control, health, history, jobs, queues, webhooks
+from src.api.routes import control, health, history, jobs, queues, schedules, webhooks
 from src.api.settings import ApiSettings, get_settings
 from src.queue import Client, logs, tracing
-from src.queue.registry import load_task_modules
+from src.queue.registry import load_task_modules, registry
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Redis connections of the request pool; with the event hub's (HUB_CONNECTIONS, 4) an API
@@ -77,6 +77,7 @@ def create_app(settings: ApiSettings | None = None, *, events_fanout: bool = Tru
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         load_task_modules(settings.task_module_list)
+        app.state.schedules = registry.schedules(settings.schedules)  # InvalidSchedule: at start
         # OTEL_TRACES_EXPORTER set and the SDK installed: spans, flushed at the end
         stop_tracing = tracing.configure("agentq-api")
         # Short timeouts: a request must fail fast (503) while Redis is unreachable.
@@ -132,7 +133,7 @@ def create_app(settings: ApiSettings | None = None, *, events_fanout: bool = Tru
     app.state.settings = settings
     app.state.key_ring = settings.key_ring()  # API and admin keys with their tenants
     app.state.webhook_tenants = settings.webhook_tenant_map()  # {source: tenant}
-    for module in (jobs, control, queues, webhooks, history, health):
+    for module in (jobs, control, queues, schedules, webhooks, history, health):
         app.include_router(module.router)
     errors.install(app, settings.retry_after_s)
 

@@ -112,6 +112,13 @@ class JobErrorPublic(BaseModel):
     message: str
 
 
+class JobSchedulePublic(BaseModel):
+    name: str = Field(examples=["inbox-digest"])
+    tick: str = Field(description="The tick (ISO UTC) the job was enqueued for",
+                      examples=["2026-11-22T08:00:00.000Z"],
+                      json_schema_extra={"format": "date-time"})
+
+
 # Sent by every /jobs endpoint that answers with one job.
 class WaitingFor(BaseModel):
     """What a `waiting` job waits for (`ctx.wait_for`)."""
@@ -150,6 +157,8 @@ class JobPublic(BaseModel):
                           "longer holds the job); absent otherwise")
     tenant: str | None = Field(
         None, description="The tenant of the key that created the job; absent: `default`")
+    schedule: JobSchedulePublic | None = Field(
+        None, description="The cron schedule and tick that enqueued the job; absent otherwise")
 
 
 # Sent by GET /jobs.
@@ -326,3 +335,50 @@ class StepsPublic(BaseModel):
         {"name": "wait:approve", "result": {}}, {"name": "section-1", "result": "..."}]}]})
 
     steps: list[StepPublic]
+class SchedulePublic(BaseModel):
+    """A cron schedule (`@task(schedule=...)` or `AGENTQ_SCHEDULES`) and when it runs."""
+
+    name: str = Field(examples=["inbox-digest"])
+    task: str = Field(description="The task type it enqueues", examples=["summarise"])
+    type: str = Field(description="The same as `task` (the name CONTRACT §4 gives it)",
+                      examples=["summarise"])
+    cron: str = Field(description="5 fields, or 6 with seconds last", examples=["0 * * * *"])
+    timezone: str = Field(description="The zone the cron fields are read in",
+                          examples=["Europe/Paris"])
+    queue: str = Field(examples=["default"])
+    payload: Any = Field(examples=[{"mailbox": "support"}])
+    next_run: Timestamp = Field(description="The next tick, ISO UTC")
+    last_run: Timestamp = Field(None, description="The last tick a job was enqueued for; "
+                                                  "null if none yet")
+    catch_up: bool = Field(description="Whether the most recent tick missed while no worker "
+                                       "ran is enqueued when one starts")
+
+
+# Sent by GET /schedules.
+class SchedulesPublic(BaseModel):
+    """Every schedule this process knows, by name."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "schedules": [
+                        {
+                            "name": "inbox-digest",
+                            "task": "summarise",
+                            "type": "summarise",
+                            "cron": "0 * * * *",
+                            "timezone": "Europe/Paris",
+                            "queue": "default",
+                            "payload": {"mailbox": "support"},
+                            "next_run": "2026-11-22T09:00:00.000Z",
+                            "last_run": "2026-11-22T08:00:00.000Z",
+                            "catch_up": False,
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+    schedules: list[SchedulePublic]

@@ -141,6 +141,7 @@ class Client(Overview, Control):
         timeout_s: float | None = None, delay_s: float = 0, idempotency_key: str | None = None,
         callback_url: str | None = None, job_id: str | None = None,
         traceparent: str | None = None, tenant: str | None = None,
+        schedule: dict[str, str] | None = None,
     ) -> tuple[Any, dict[str, Any]]:
         payload = {} if payload is None else payload
         if tenant is not None and not TENANT_PATTERN.fullmatch(tenant):
@@ -154,7 +155,7 @@ class Client(Overview, Control):
             enqueued_at=now, callback_url=callback_url,
             traceparent=traceparent or tracing.current_traceparent(),
             # the default tenant is the absence of the field (records as before tenants)
-            tenant=None if tenant == DEFAULT_TENANT else tenant,
+            tenant=None if tenant == DEFAULT_TENANT else tenant, schedule=schedule,
         )
         due_ms = int((now + delay_s) * 1000) if delay_s > 0 else 0
         record = make_record(env, Status.SCHEDULED if due_ms else Status.QUEUED, attempt=0)

@@ -7,6 +7,7 @@
     ├── ScriptError          a Lua script answered with a code we do not know
     ├── UnknownTask          no task is registered under that name              → HTTP 422
     ├── InvalidPayload       the payload does not fit the task's input model    → HTTP 422
+    ├── InvalidSchedule      a cron schedule that cannot run (a start-up error)
     └── RedisUnavailable     Redis did not answer (connection refused, timeout) → HTTP 503
         └── RedisAuthFailed  Redis refused the credentials (wrong or missing password)
 
@@ -67,6 +68,10 @@ class InvalidPayload(QueueError, ValueError):
         super().__init__(f"invalid payload for task {type!r}: {fields}: {exc.errors()[0]['msg']}")
         self.type = type
         self.validation_error = exc
+
+
+class InvalidSchedule(QueueError, ValueError):
+    """A schedule with a bad cron expression, time zone, payload or a name used twice."""
 
 
 class RedisUnavailable(QueueError):

@@ -75,6 +75,10 @@ class Keys:
     def archive_webhooks(self) -> str:
         return f"{self.prefix}:archive:webhooks"
 
+    @property
+    def schedules(self) -> str:
+        return f"{self.prefix}:schedules"
+
     # per queue, worker, job
     def queue(self, name: str) -> str:
         return f"{self.prefix}:queue:{name}"

@@ -128,6 +128,8 @@ class Envelope(BaseModel):
     #: the tenant that created the job (CONTRACT §2); absent: the default tenant. Not
     #: checked here: a worker never refuses a job for it (the API writes valid names)
     tenant: str | None = None
+    #: `{"name", "tick"}` of the cron schedule whose tick (ISO UTC) enqueued the job
+    schedule: dict[str, str] | None = None
 
     def created(self) -> float:
         return self.created_at if self.created_at is not None else self.enqueued_at
@@ -190,6 +192,8 @@ def make_record(
         record["replay_of"] = env.replay_of
     if env.tenant is not None:
         record["tenant"] = env.tenant
+    if env.schedule is not None:
+        record["schedule"] = env.schedule
     return record
 
 
@@ -202,6 +206,7 @@ def envelope_of(record: dict[str, Any]) -> Envelope:
         traceparent=record.get("traceparent"), created_at=parse_iso(record.get("created_at")),
         replay_of=record.get("replay_of"),
         tenant=record.get("tenant"),
+        schedule=record.get("schedule"),
     )
 
 

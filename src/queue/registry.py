@@ -16,7 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import InvalidPayload, UnknownTask
+from .errors import InvalidPayload, InvalidSchedule, UnknownTask
+from .schedules import Schedule, check_unique
 
 #: Imported by name (the worker's built-in tasks), so this module imports no layer above.
 BUILTIN_MODULES = ("src.worker.tasks",)
@@ -32,6 +33,8 @@ class TaskDef:
     timeout_s: float
     max_attempts: int
     is_async: bool
+    #: `@task(schedule=...)`: enqueued at its ticks by the workers (src/worker/scheduler.py)
+    schedule: Schedule | None = None
 
 
 class Registry:
@@ -71,6 +74,23 @@ class Registry:
             except ValidationError as exc:
                 raise InvalidPayload(name, exc) from exc
 
+    def schedules(self, extra: Iterable[Schedule] = ()) -> list[Schedule]:
+        """The tasks' own schedules, then `extra` (AGENTQ_SCHEDULES), sorted by name.
+
+        Raises `InvalidSchedule` when a name is used twice or a payload does not fit the
+        input model of a task registered here (the others are enqueued as they are).
+        """
+        found = [t.schedule for t in self._tasks.values() if t.schedule is not None]
+        found += extra
+        check_unique(found)
+        for s in found:
+            try:
+                if s.task in self:
+                    self.validate(s.task, s.payload)
+            except InvalidPayload as exc:
+                raise InvalidSchedule(f"schedule {s.name!r}: {exc}") from None
+        return sorted(found, key=lambda s: s.name)
+
     def __contains__(self, name: object) -> bool:
         return name in self._tasks
 
@@ -84,15 +104,24 @@ registry = Registry()
 
 def task(
     name: str, *, input: type[BaseModel] | None = None, timeout_s: float = 600,
-    max_attempts: int = 3,
+    max_attempts: int = 3, schedule: str | None = None, schedule_payload: Any = None,
+    schedule_tz: str = "UTC",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register `fn(ctx, data)` as the task `name`. Plain functions run in a thread."""
+    """Register `fn(ctx, data)` as the task `name`. Plain functions run in a thread.
+
+    `schedule`: a cron expression (src/queue/schedules.py) at whose ticks, in the time
+    zone `schedule_tz`, the workers enqueue the task with `schedule_payload` (default
+    `{}`) on the `default` queue; the schedule is named after the task.
+    """
     if max_attempts < 1 or timeout_s <= 0:
         raise ValueError("max_attempts must be >= 1 and timeout_s > 0")
+    cron = None if schedule is None else Schedule(
+        name, name, schedule, {} if schedule_payload is None else schedule_payload,
+        timezone=schedule_tz)
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         registry.register(TaskDef(name, fn, input, float(timeout_s), int(max_attempts),
-                                  inspect.iscoroutinefunction(fn)))
+                                  inspect.iscoroutinefunction(fn), cron))
         return fn
 
     return decorate

@@ -25,6 +25,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .keys import validate_namespace
 from .redact import MASK, redact_url
+from .schedules import Schedule
+from .schedules import parse as parse_schedules
 
 #: A list read from a comma-separated variable (`a, b,c` -> ["a", "b", "c"]).
 CommaList = Annotated[list[str], NoDecode]
@@ -88,6 +90,9 @@ class Settings(SettingsBase):
     history_days: float = Field(90.0, alias="AGENTQ_HISTORY_DAYS", gt=0)
     #: most ended jobs waiting in Redis for the archiver (while the database is away)
     archive_max: int = Field(1_000_000, alias="AGENTQ_ARCHIVE_MAX", gt=0)
+    #: cron schedules of tasks (a JSON list, src/queue/schedules.py), beside `@task(schedule=)`
+    schedules: Annotated[list[Schedule], NoDecode] = Field(default_factory=list,
+                                                           alias="AGENTQ_SCHEDULES")
 
     @field_validator("namespace")
     @classmethod
@@ -98,6 +103,11 @@ class Settings(SettingsBase):
     @classmethod
     def _split_commas(cls, v: Any) -> Any:
         return split_commas(v)
+
+    @field_validator("schedules", mode="before")
+    @classmethod
+    def _parse_schedules(cls, v: Any) -> Any:
+        return parse_schedules(v)
 
     @property
     def archive_cap(self) -> int:

@@ -18,7 +18,7 @@ import threading
 from pydantic import ValidationError
 
 from src.queue import logs, tracing
-from src.queue.errors import RedisAuthFailed, is_auth_failure
+from src.queue.errors import InvalidSchedule, RedisAuthFailed, is_auth_failure
 from src.queue.redact import redact_url
 from src.queue.registry import load_task_modules
 from src.queue.settings import get_settings
@@ -51,8 +51,12 @@ async def _main(args: argparse.Namespace) -> int:
     modules = [m for m in (*settings.task_module_list, *args.tasks.split(",")) if m.strip()]
     registry = load_task_modules([m.strip() for m in modules])
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
-    worker = Worker(settings, registry, queues=queues, concurrency=args.concurrency,
-                    burst=args.burst, max_jobs=args.max_jobs, worker_id=args.id)
+    try:
+        worker = Worker(settings, registry, queues=queues, concurrency=args.concurrency,
+                        burst=args.burst, max_jobs=args.max_jobs, worker_id=args.id)
+    except InvalidSchedule as exc:  # a name used twice, a payload its task refuses
+        log.error("invalid schedule: %s", exc)
+        return 2
     install_signal_handlers(worker)
     logs.bind_process(worker=worker.id)
     url = redact_url(settings.redis_url)

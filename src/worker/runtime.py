@@ -3,7 +3,8 @@
 Each concern lives in its own module: `claimer` (claim and start), `executor` (run one
 attempt), `finisher` (write outcomes in batches), `heartbeat` (liveness, cancel
 requests, watchdog, stall detector), `recovery` (promotion, dead workers, orphans,
-unreadable envelopes) and `callbacks` (completion callbacks). This one ties them
+unreadable envelopes), `callbacks` (completion callbacks) and `scheduler` (cron
+schedules). This one ties them
 together: one asyncio loop runs up to `concurrency` jobs; an idle worker needs four
 round trips per job in all (enqueue, BLMOVE, start, finish), a busy one fewer than one.
 """
@@ -25,6 +26,7 @@ from typing import Any
 from redis import exceptions as redis_errors
 
 from src.history import History
+from src.queue import Client
 from src.queue.connection import REDIS_DOWN, connect
 from src.queue.control import wake_due
 from src.queue.keys import Keys
@@ -42,6 +44,7 @@ from .finisher import Finisher
 from .heartbeat import StallWatch, beat, overdue
 from .outcome import Outcome, Running, describe
 from .recovery import Recovery
+from .scheduler import Scheduler
 
 log = logging.getLogger("agentq.worker")
 
@@ -87,6 +90,9 @@ class Worker:
         self.stall = StallWatch(self.id, settings.worker_timeout_s)
         self.archiver = (Archiver(self.ops, History(settings.database_url), self.id)
                          if settings.database_url else None)
+        self.scheduler = Scheduler(Client(self.redis, settings.namespace, settings, tasks=registry),
+                                   registry.schedules(settings.schedules), self.sleep,
+                                   lambda: self.stopping)
 
     @property
     def finished(self) -> int:
@@ -171,7 +177,7 @@ class Worker:
         log.info("worker %s: queues=%s concurrency=%d tasks=%s", self.id, ",".join(self.queues),
                  self.concurrency, ",".join(self.registry.names()))
         loops = [self._heartbeat_loop(), self._maintenance_loop(), self.finisher.loop(),
-                 self._tick_loop()]
+                 self._tick_loop(), self.scheduler.loop()]
         if self.archiver is not None:
             loops.append(self.archiver.run(self._stop))
         background = [asyncio.create_task(c) for c in loops]

@@ -32,6 +32,7 @@ OPERATIONS = [
     ("POST", "/jobs/{job_id}/retry"),
     ("GET", "/queues"),
     ("GET", "/workers"),
+    ("GET", "/schedules"),
     ("POST", "/webhooks/{source}"),
     ("GET", "/history/stats"),
     ("GET", "/health"),

@@ -134,3 +134,26 @@ def test_help_lists_the_commands(agentq: Callable[..., subprocess.CompletedProce
     assert out.returncode == 0
     for command in ("submit", "status", "stats", "dead"):
         assert command in out.stdout
+
+
+def test_schedules_table_json_and_a_bad_setting(
+    redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTQ_")}
+    env.update(REDIS_URL=redis_url, AGENTQ_NAMESPACE=namespace, AGENTQ_SCHEDULES=json.dumps(
+        [{"name": "inbox", "task": "echo", "cron": "0 9 * * *", "timezone": "Europe/Paris"}]))
+
+    def run(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([AGENTQ, "schedules", *args], capture_output=True, text=True,
+                              timeout=60, cwd=tmp_path, env={**env, **extra})
+
+    table = run()
+    assert table.returncode == 0, table.stderr
+    header, row = table.stdout.splitlines()
+    assert header.split() == ["name", "task", "cron", "timezone", "queue", "next_run", "last_run"]
+    assert row.startswith("inbox") and "0 9 * * *" in row and "Europe/Paris" in row
+    listed = json.loads(run("--json").stdout)["schedules"]
+    assert [(s["name"], s["last_run"]) for s in listed] == [("inbox", None)]
+    bad = run(AGENTQ_SCHEDULES='[{"name": "inbox", "task": "echo", "cron": "0 9 * *"}]')
+    assert bad.returncode == 2
+    assert "AGENTQ_SCHEDULES entry #1 ('inbox'): invalid cron expression '0 9 * *'" in bad.stderr

@@ -1,11 +1,12 @@
 'use client';
 
 import { useEffect, useState } from 'react';
-import { api, ApiError, type QueuesResponse, type WorkersResponse } from '@/lib/api';
+import { api, ApiError, type QueuesResponse, type SchedulesResponse, type WorkersResponse } from '@/lib/api';
 import { formatAgo } from '@/lib/format';
 import { backoffInterval, startPolling } from '@/lib/poll';
 import { addSample, finishedTotal, rates, type Sample } from '@/lib/throughput';
 import HistoryCharts from './HistoryCharts';
+import SchedulesTable from './SchedulesTable';
 import ThroughputChart from './ThroughputChart';
 
 const WINDOW_MS = 5 * 60_000;
@@ -14,6 +15,7 @@ const EVERY_MS = 2000;
 interface Snapshot {
   queues: QueuesResponse;
   workers: WorkersResponse;
+  schedules: SchedulesResponse | null; // null: the API could not list them
   at: number;
 }
 
@@ -25,8 +27,12 @@ export default function DashboardPage() {
   useEffect(() => {
     const poller = startPolling<Snapshot>({
       async load(signal) {
-        const [queues, workers] = await Promise.all([api.getQueues(signal), api.getWorkers(signal)]);
-        return { queues, workers, at: Date.now() };
+        const [queues, workers, schedules] = await Promise.all([
+          api.getQueues(signal),
+          api.getWorkers(signal),
+          api.getSchedules(signal).catch(() => null),
+        ]);
+        return { queues, workers, schedules, at: Date.now() };
       },
       onData(s) {
         setSnap(s);
@@ -194,6 +200,8 @@ export default function DashboardPage() {
           </table>
         </div>
       </section>
+
+      <SchedulesTable schedules={snap ? (snap.schedules?.schedules ?? null) : undefined} now={snap?.at} />
     </>
   );
 }

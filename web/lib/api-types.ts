@@ -220,6 +220,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Cron schedules
+         * @description Each schedule (the tasks' own and `AGENTQ_SCHEDULES`): its task, cron expression,
+         *     time zone, queue and payload, its next tick and the last tick a job was enqueued for.
+         */
+        get: operations["get_schedules_schedules_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/webhooks/{source}": {
         parameters: {
             query?: never;
@@ -569,6 +590,23 @@ export interface components {
              * @description The tenant of the key that created the job; absent: `default`
              */
             tenant?: string | null;
+            /** @description The cron schedule and tick that enqueued the job; absent otherwise */
+            schedule?: components["schemas"]["JobSchedulePublic"] | null;
+        };
+        /** JobSchedulePublic */
+        JobSchedulePublic: {
+            /**
+             * Name
+             * @example inbox-digest
+             */
+            name: string;
+            /**
+             * Tick
+             * Format: date-time
+             * @description The tick (ISO UTC) the job was enqueued for
+             * @example 2026-11-22T08:00:00.000Z
+             */
+            tick: string;
         };
         /**
          * JobsPublic
@@ -719,6 +757,96 @@ export interface components {
             p50_s: number;
             /** P95 S */
             p95_s: number;
+        };
+        /**
+         * SchedulePublic
+         * @description A cron schedule (`@task(schedule=...)` or `AGENTQ_SCHEDULES`) and when it runs.
+         */
+        SchedulePublic: {
+            /**
+             * Name
+             * @example inbox-digest
+             */
+            name: string;
+            /**
+             * Task
+             * @description The task type it enqueues
+             * @example summarise
+             */
+            task: string;
+            /**
+             * Type
+             * @description The same as `task` (the name CONTRACT §4 gives it)
+             * @example summarise
+             */
+            type: string;
+            /**
+             * Cron
+             * @description 5 fields, or 6 with seconds last
+             * @example 0 * * * *
+             */
+            cron: string;
+            /**
+             * Timezone
+             * @description The zone the cron fields are read in
+             * @example Europe/Paris
+             */
+            timezone: string;
+            /**
+             * Queue
+             * @example default
+             */
+            queue: string;
+            /**
+             * Payload
+             * @example {
+             *       "mailbox": "support"
+             *     }
+             */
+            payload: unknown;
+            /**
+             * Next Run
+             * Format: date-time
+             * @description The next tick, ISO UTC
+             */
+            next_run: string | null;
+            /**
+             * Last Run
+             * Format: date-time
+             * @description The last tick a job was enqueued for; null if none yet
+             */
+            last_run?: string | null;
+            /**
+             * Catch Up
+             * @description Whether the most recent tick missed while no worker ran is enqueued when one starts
+             */
+            catch_up: boolean;
+        };
+        /**
+         * SchedulesPublic
+         * @description Every schedule this process knows, by name.
+         * @example {
+         *       "schedules": [
+         *         {
+         *           "catch_up": false,
+         *           "cron": "0 * * * *",
+         *           "last_run": "2026-11-22T08:00:00.000Z",
+         *           "name": "inbox-digest",
+         *           "next_run": "2026-11-22T09:00:00.000Z",
+         *           "payload": {
+         *             "mailbox": "support"
+         *           },
+         *           "queue": "default",
+         *           "task": "summarise",
+         *           "timezone": "Europe/Paris",
+         *           "type": "summarise"
+         *         }
+         *       ]
+         *     }
+         */
+        SchedulesPublic: {
+            /** Schedules */
+            schedules: components["schemas"]["SchedulePublic"][];
         };
         /**
          * Status
@@ -1504,6 +1632,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WorkersPublic"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Redis is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    get_schedules_schedules_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SchedulesPublic"];
                 };
             };
             /** @description Missing or wrong API key */

@@ -18,6 +18,8 @@ export type QueueStats = Schemas['QueueStats'];
 export type QueuesResponse = Schemas['QueuesPublic'];
 export type WorkerInfo = Schemas['WorkerPublic'];
 export type WorkersResponse = Schemas['WorkersPublic'];
+export type ScheduleInfo = Schemas['SchedulePublic'];
+export type SchedulesResponse = Schemas['SchedulesPublic'];
 /** GET /history/stats: jobs per hour by status and run times per task type (Dashboard). */
 export type HistoryStats = Schemas['HistoryStats'];
 export type HourCounts = Schemas['HourCounts'];
@@ -150,6 +152,7 @@ export const api = {
   },
   getQueues: (signal?: AbortSignal) => request<QueuesResponse>('GET', '/queues', undefined, signal),
   getWorkers: (signal?: AbortSignal) => request<WorkersResponse>('GET', '/workers', undefined, signal),
+  getSchedules: (signal?: AbortSignal) => request<SchedulesResponse>('GET', '/schedules', undefined, signal),
   getHistoryStats: (hours: number, signal?: AbortSignal) =>
     request<HistoryStats>('GET', `/history/stats?hours=${hours}`, undefined, signal),
   eventsUrl: (id: string) => `/jobs/${enc(id)}/events`,
