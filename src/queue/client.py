@@ -127,7 +127,7 @@ class Client(Overview, Control):
         self, type: str, payload: Any, *, queue: str = "default", max_attempts: int | None = None,
         timeout_s: float | None = None, delay_s: float = 0, idempotency_key: str | None = None,
         callback_url: str | None = None, job_id: str | None = None,
-        traceparent: str | None = None,
+        traceparent: str | None = None, concurrency_key: str | None = None,
     ) -> tuple[Any, dict[str, Any]]:
         payload = {} if payload is None else payload
         if type in self.tasks:
@@ -138,10 +138,13 @@ class Client(Overview, Control):
             max_attempts=max_attempts or self.tasks.defaults_for(type)[0], timeout_s=timeout_s,
             enqueued_at=now, callback_url=callback_url,
             traceparent=traceparent or tracing.current_traceparent(),
+            concurrency_key=concurrency_key,
         )
         due_ms = int((now + delay_s) * 1000) if delay_s > 0 else 0
         record = make_record(env, Status.SCHEDULED if due_ms else Status.QUEUED, attempt=0)
-        return self.ops.enqueue(env, record, due_ms=due_ms, idempotency_key=idempotency_key), record
+        limit = self.tasks.key_limit(type, self.settings.key_concurrency)
+        return self.ops.enqueue(env, record, due_ms=due_ms, idempotency_key=idempotency_key,
+                                key_limit=limit), record
 
     async def enqueue(self, type: str, payload: Any = None, **options: Any) -> Enqueued:
         """Enqueue one job in one round trip; see CONTRACT §7b for the options.

@@ -32,6 +32,8 @@ class TaskDef:
     timeout_s: float
     max_attempts: int
     is_async: bool
+    #: the most running jobs of one concurrency key for this task's jobs (None: the setting)
+    key_concurrency: int | None = None
 
 
 class Registry:
@@ -56,6 +58,11 @@ class Registry:
         """`(max_attempts, timeout_s)` of the task; for an unknown type `(3, None)`."""
         task = self._tasks.get(name)
         return (task.max_attempts, task.timeout_s) if task else (DEFAULT_MAX_ATTEMPTS, None)
+
+    def key_limit(self, name: str, default: int) -> int:
+        """The limit of running jobs per concurrency key for jobs of `name`."""
+        task = self._tasks.get(name)
+        return task.key_concurrency if task and task.key_concurrency is not None else default
 
     def validate(self, name: str, payload: Any) -> None:
         """Check the payload against the task's input model (what the worker will do).
@@ -84,15 +91,20 @@ registry = Registry()
 
 def task(
     name: str, *, input: type[BaseModel] | None = None, timeout_s: float = 600,
-    max_attempts: int = 3,
+    max_attempts: int = 3, key_concurrency: int | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register `fn(ctx, data)` as the task `name`. Plain functions run in a thread."""
-    if max_attempts < 1 or timeout_s <= 0:
-        raise ValueError("max_attempts must be >= 1 and timeout_s > 0")
+    """Register `fn(ctx, data)` as the task `name`. Plain functions run in a thread.
+
+    `key_concurrency` caps the running jobs of one concurrency key (a job's
+    `concurrency_key`, by default its tenant) across all workers; 0 means no cap, None
+    the `AGENTQ_KEY_CONCURRENCY` setting.
+    """
+    if max_attempts < 1 or timeout_s <= 0 or (key_concurrency or 0) < 0:
+        raise ValueError("max_attempts must be >= 1, timeout_s > 0 and key_concurrency >= 0")
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         registry.register(TaskDef(name, fn, input, float(timeout_s), int(max_attempts),
-                                  inspect.iscoroutinefunction(fn)))
+                                  inspect.iscoroutinefunction(fn), key_concurrency))
         return fn
 
     return decorate
