@@ -141,7 +141,7 @@ class Client(Overview, Control):
         timeout_s: float | None = None, delay_s: float = 0, idempotency_key: str | None = None,
         callback_url: str | None = None, job_id: str | None = None,
         traceparent: str | None = None, tenant: str | None = None,
-        schedule: dict[str, str] | None = None,
+        schedule: dict[str, str] | None = None, concurrency_key: str | None = None,
     ) -> tuple[Any, dict[str, Any]]:
         payload = {} if payload is None else payload
         if tenant is not None and not TENANT_PATTERN.fullmatch(tenant):
@@ -156,10 +156,15 @@ class Client(Overview, Control):
             traceparent=traceparent or tracing.current_traceparent(),
             # the default tenant is the absence of the field (records as before tenants)
             tenant=None if tenant == DEFAULT_TENANT else tenant, schedule=schedule,
+            # fair shares between tenants by default; the default tenant's jobs share the
+            # queue's own list, which takes its turn like a key
+            concurrency_key=concurrency_key or (None if tenant == DEFAULT_TENANT else tenant),
         )
         due_ms = int((now + delay_s) * 1000) if delay_s > 0 else 0
         record = make_record(env, Status.SCHEDULED if due_ms else Status.QUEUED, attempt=0)
-        return self.ops.enqueue(env, record, due_ms=due_ms, idempotency_key=idempotency_key), record
+        limit = self.tasks.key_limit(type, self.settings.key_concurrency)
+        return self.ops.enqueue(env, record, due_ms=due_ms, idempotency_key=idempotency_key,
+                                key_limit=limit), record
 
     async def enqueue(self, type: str, payload: Any = None, **options: Any) -> Enqueued:
         """Enqueue one job in one round trip; see CONTRACT §7b for the options.

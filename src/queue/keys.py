@@ -68,6 +68,11 @@ class Keys:
         return f"{self.prefix}:waiting:envelopes"
 
     @property
+    def key_limits(self) -> str:
+        """Concurrency key → its limit of running jobs (absent: no limit)."""
+        return f"{self.prefix}:key_limits"
+
+    @property
     def archive(self) -> str:
         return f"{self.prefix}:archive"
 
@@ -82,6 +87,23 @@ class Keys:
     # per queue, worker, job
     def queue(self, name: str) -> str:
         return f"{self.prefix}:queue:{name}"
+
+    # Fair shares: a queue's jobs with concurrency key k wait on their own list, the keys
+    # with waiting jobs take turns on the queue's ring, and a wake-up list lets idle
+    # workers block on every queue at once. The scripts derive these same names from the
+    # queue's key and the namespace's prefix (push_job, release in lua/_fence.lua).
+    def key_queue(self, name: str, key: str) -> str:
+        return f"{self.prefix}:queue:{name}:key:{key}"
+
+    def ring(self, name: str) -> str:
+        return f"{self.prefix}:queue:{name}:keys"
+
+    def wake(self, name: str) -> str:
+        return f"{self.prefix}:queue:{name}:wake"
+
+    def running(self, key: str) -> str:
+        """Ids of the running jobs of concurrency key `key` (what its limit counts)."""
+        return f"{self.prefix}:running:{key}"
 
     def processing(self, worker: str) -> str:
         return f"{self.prefix}:processing:{worker}"

@@ -112,6 +112,10 @@ class Envelope(BaseModel):
     id: str = Field(min_length=1, max_length=128)
     type: str = Field(min_length=1, max_length=200)
     queue: str = Field("default", min_length=1, max_length=200)
+    #: jobs with the same key share the workers fairly with other keys (and its limit);
+    #: right after `queue`, where the scripts read it (lua/_fence.lua)
+    concurrency_key: str | None = Field(None, min_length=1, max_length=128,
+                                        pattern=r"^[^\s{}:\"\\]+$")
     payload: Any = Field(default_factory=dict)
     attempt: int = Field(1, ge=1)
     max_attempts: int = Field(3, ge=1)
@@ -194,6 +198,8 @@ def make_record(
         record["tenant"] = env.tenant
     if env.schedule is not None:
         record["schedule"] = env.schedule
+    if env.concurrency_key is not None:
+        record["concurrency_key"] = env.concurrency_key
     return record
 
 
@@ -204,9 +210,8 @@ def envelope_of(record: dict[str, Any]) -> Envelope:
         attempt=1, max_attempts=record.get("max_attempts") or 1,
         timeout_s=record.get("timeout_s"), callback_url=record.get("callback_url"),
         traceparent=record.get("traceparent"), created_at=parse_iso(record.get("created_at")),
-        replay_of=record.get("replay_of"),
-        tenant=record.get("tenant"),
-        schedule=record.get("schedule"),
+        replay_of=record.get("replay_of"), tenant=record.get("tenant"),
+        schedule=record.get("schedule"), concurrency_key=record.get("concurrency_key"),
     )
 
 

@@ -111,6 +111,12 @@ class CallbackDue:
     attempt: int
 
 
+def waiting_list(keys: Keys, record: dict[str, Any]) -> str:
+    """The list a queued job's envelope waits on: its key's list, or its queue's."""
+    key = record.get("concurrency_key")
+    return keys.key_queue(record["queue"], key) if key else keys.queue(record["queue"])
+
+
 def callback_member(job_id: str, ended_ms: int, attempt: int = 1) -> str:
     return dumps([job_id, ended_ms, attempt])
 
@@ -167,15 +173,17 @@ class Ops:
     # -- producers --------------------------------------------------------------
 
     def enqueue(self, env: Envelope, record: dict[str, Any], *, due_ms: int = 0,
-                idempotency_key: str | None = None) -> Call[EnqueueResult]:
-        """Write the record, put the envelope on its queue (or scheduled when `due_ms`)."""
+                idempotency_key: str | None = None, key_limit: int = 0) -> Call[EnqueueResult]:
+        """Write the record, put the envelope on its queue (or scheduled when `due_ms`);
+        `key_limit`: the running jobs its concurrency key may have (0: no limit)."""
         k, s = self.keys, self.settings
         return self._call(
             "enqueue",
             [k.job(env.id), k.scheduled if due_ms else k.queue(env.queue), k.jobs,
-             k.idem(idempotency_key or "", env.tenant), k.stats],
+             k.idem(idempotency_key or "", env.tenant), k.stats, k.key_limits],
             [env.id, dumps(record), env.dump(), s.job_ttl_s, int(env.created() * 1000), due_ms,
-             s.jobs_index_max, f"{env.queue}:enqueued", 1 if idempotency_key else 0],
+             s.jobs_index_max, f"{env.queue}:enqueued", 1 if idempotency_key else 0,
+             env.concurrency_key or "", key_limit],
             lambda r: EnqueueResult(bool(r[0]), _text(r[1])),
         )
 
@@ -186,7 +194,7 @@ class Ops:
         return self._call(
             "cancel",
             [k.job(job_id), k.cancel(job_id), k.events(job_id), k.stats,
-             k.queue(record["queue"]), k.scheduled, k.callbacks, k.archive, k.waiting,
+             waiting_list(k, record), k.scheduled, k.callbacks, k.archive, k.waiting,
              k.waiting_envelopes],
             [raw, dumps(cancelled), s.job_ttl_s, s.result_ttl_s, status_event(cancelled),
              EVENTS_MAX, f"{record['queue']}:cancelled", job_id, _callback(cancelled, now), now,
@@ -221,8 +229,10 @@ class Ops:
     # -- the worker's side of a job ---------------------------------------------
 
     def claim(self, processing: str, queues: Sequence[str], n: int) -> Call[list[bytes]]:
-        """Move up to `n` envelopes from the queues (in order) to `processing`."""
-        return self._call("claim", [processing, *queues], [n], list)
+        """Move up to `n` envelopes from the queues (in order; each queue's keys in turn)
+        to `processing`."""
+        return self._call("claim", [processing, self.keys.key_limits, *queues], [n, _now_ms()],
+                          list)
 
     def start(self, env: Envelope, raw: bytes, processing: str,
               running: dict[str, Any]) -> Call[Started]:

@@ -35,6 +35,8 @@ class TaskDef:
     is_async: bool
     #: `@task(schedule=...)`: enqueued at its ticks by the workers (src/worker/scheduler.py)
     schedule: Schedule | None = None
+    #: the most running jobs of one concurrency key for this task's jobs (None: the setting)
+    key_concurrency: int | None = None
 
 
 class Registry:
@@ -59,6 +61,11 @@ class Registry:
         """`(max_attempts, timeout_s)` of the task; for an unknown type `(3, None)`."""
         task = self._tasks.get(name)
         return (task.max_attempts, task.timeout_s) if task else (DEFAULT_MAX_ATTEMPTS, None)
+
+    def key_limit(self, name: str, default: int) -> int:
+        """The limit of running jobs per concurrency key for jobs of `name`."""
+        task = self._tasks.get(name)
+        return task.key_concurrency if task and task.key_concurrency is not None else default
 
     def validate(self, name: str, payload: Any) -> None:
         """Check the payload against the task's input model (what the worker will do).
@@ -105,23 +112,26 @@ registry = Registry()
 def task(
     name: str, *, input: type[BaseModel] | None = None, timeout_s: float = 600,
     max_attempts: int = 3, schedule: str | None = None, schedule_payload: Any = None,
-    schedule_tz: str = "UTC",
+    schedule_tz: str = "UTC", key_concurrency: int | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register `fn(ctx, data)` as the task `name`. Plain functions run in a thread.
 
     `schedule`: a cron expression (src/queue/schedules.py) at whose ticks, in the time
     zone `schedule_tz`, the workers enqueue the task with `schedule_payload` (default
     `{}`) on the `default` queue; the schedule is named after the task.
+    `key_concurrency` caps the running jobs of one concurrency key (a job's
+    `concurrency_key`, by default its tenant) across all workers; 0 means no cap, None
+    the `AGENTQ_KEY_CONCURRENCY` setting.
     """
-    if max_attempts < 1 or timeout_s <= 0:
-        raise ValueError("max_attempts must be >= 1 and timeout_s > 0")
+    if max_attempts < 1 or timeout_s <= 0 or (key_concurrency or 0) < 0:
+        raise ValueError("max_attempts must be >= 1, timeout_s > 0 and key_concurrency >= 0")
     cron = None if schedule is None else Schedule(
         name, name, schedule, {} if schedule_payload is None else schedule_payload,
         timezone=schedule_tz)
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         registry.register(TaskDef(name, fn, input, float(timeout_s), int(max_attempts),
-                                  inspect.iscoroutinefunction(fn), cron))
+                                  inspect.iscoroutinefunction(fn), cron, key_concurrency))
         return fn
 
     return decorate

@@ -77,6 +77,8 @@ class Settings(SettingsBase):
     dead_max: int = Field(10_000, alias="AGENTQ_DEAD_MAX", gt=0)
     jobs_index_max: int = Field(100_000, alias="AGENTQ_JOBS_INDEX_MAX", gt=0)
     task_modules: str = Field("", alias="AGENTQ_TASK_MODULES")
+    #: the most running jobs of one concurrency key across all workers; 0: no limit
+    key_concurrency: int = Field(0, alias="AGENTQ_KEY_CONCURRENCY", ge=0)
     #: `json`: every log line one JSON object (src/queue/logs.py); `text` for terminals
     log_format: Literal["text", "json"] = Field("text", alias="AGENTQ_LOG_FORMAT")
     # Callbacks (`callback_url` of a job): whoever finishes the job delivers them.

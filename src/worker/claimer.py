@@ -1,8 +1,11 @@
 """Claiming: move envelopes from the queues to this worker's processing list, and start them.
 
-Under a backlog one script claims a batch (LMOVE in a loop) and the batch starts in one
-pipeline; when the queues are empty the claimer blocks in BLMOVE on a connection of its
-own, so an idle worker picks a new job up as soon as it is pushed.
+Under a backlog one script claims a batch (`claim.lua`: jobs without a concurrency key
+first, then the queue's keys in turn, each within its limit) and the batch starts in one
+pipeline. When the queues are empty the claimer blocks in BLPOP on the queues' wake-up
+lists, on a connection of its own: every push adds a token there, so an idle worker
+claims a new job as soon as it is pushed. (An envelope some other producer LPUSHes on a
+queue without a token is claimed within a second.)
 """
 
 from __future__ import annotations
@@ -47,12 +50,13 @@ class Claimer:
         self.blocking = blocking
         self.host = host
         self.processing = processing
-        self.queues = list(queues)
+        self.queues = [ops.keys.queue(q) for q in queues]
+        self.wakes = [ops.keys.wake(q) for q in queues]
         self.burst = burst
         self.claimed = 0
 
     async def loop(self) -> None:
-        host, backlog, delay, turn = self.host, True, 0.1, 0
+        host, backlog, delay = self.host, True, 0.1
         while not host.stopping:
             free = host.free_slots()
             if free <= 0:
@@ -62,23 +66,16 @@ class Claimer:
                 await host.wait_for_slot(BLOCK_S)
                 continue
             try:
-                if backlog:
-                    raws = await self.ops.claim(self.processing, self.queues, free)
-                    backlog = len(raws) == free
-                    if raws:
-                        await self.start(raws, probe=None)
-                    continue
-                queue = self.queues[turn % len(self.queues)]
-                turn += 1
-                timeout = 0.1 if self.burst else (BLOCK_S if len(self.queues) == 1 else 0.2)
-                raw = await self.blocking.blmove(queue, self.processing, timeout, "RIGHT", "LEFT")
-                delay = 0.1
-                if raw is None:
-                    backlog = len(self.queues) > 1  # look at every queue again
-                    if self.burst and host.idle():
-                        host.request_stop()
-                    continue
-                backlog = await self.start([raw], probe=queue)
+                token = True
+                if not backlog:  # wait for a wake-up token of any queue (or a second)
+                    token = await self.blocking.blpop(self.wakes, 0.1 if self.burst else BLOCK_S)
+                    delay = 0.1
+                raws = await self.ops.claim(self.processing, self.queues, free)
+                backlog = len(raws) == free
+                if raws:
+                    await self.start(raws)
+                elif token is None and self.burst and host.idle():
+                    host.request_stop()
             except REDIS_DOWN as exc:
                 log.warning("worker %s: Redis unavailable (%s); retrying in %.1fs", host.id, exc,
                             delay)
@@ -86,8 +83,8 @@ class Claimer:
                 delay = min(delay * 2, 5.0)
                 backlog = True
 
-    async def start(self, raws: list[bytes], probe: str | None) -> bool:
-        """Start claimed envelopes in one round trip; True when the `probe` queue has more."""
+    async def start(self, raws: list[bytes]) -> None:
+        """Start claimed envelopes in one round trip."""
         now, calls, started = time.time(), [], []
         for raw in raws:
             if (env := await parse_or_bury(self.ops, self.processing, raw)) is None:
@@ -96,12 +93,8 @@ class Claimer:
             calls.append(self.ops.start(env, raw, self.processing, record))
             started.append((env, raw, record))
         if not calls:
-            return probe is not None
-        if probe is None:
-            results, more = await self.ops.run_all(calls), False
-        else:
-            *results, length = await self.ops.run_all(calls, lambda pipe: pipe.llen(probe))
-            more = length > 0
+            return
+        results = await self.ops.run_all(calls)
         for (env, raw, record), code in zip(started, results, strict=True):
             self.claimed += 1
             if code is not Started.STARTED:
@@ -109,4 +102,3 @@ class Claimer:
                          "cancelled" if code is Started.CANCELLED else "stale or finished")
                 continue
             self.host.launch(env, raw, record)
-        return more

@@ -83,7 +83,7 @@ class Worker:
         self._slot_free = asyncio.Event()
         processing = self.keys.processing(self.id)
         self.claimer = Claimer(self.ops, self.blocking, self, processing,
-                               [self.keys.queue(q) for q in self.queues], burst=burst)
+                               self.queues, burst=burst)
         self.finisher = Finisher(self.ops, self.id, processing, self._finished)
         self.recovery = Recovery(self.ops, self.id, processing)
         self.callbacks = CallbackSender(self.ops)

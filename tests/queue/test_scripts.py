@@ -41,11 +41,11 @@ async def test_run_reloads_a_script_the_server_forgot(redis, namespace):
     proc, queue = f"{{{namespace}}}:processing:w", f"{{{namespace}}}:queue:q"
     await redis.script_flush()
     assert await redis.script_exists(claim.sha) == [False]
-    assert await scripts.run(redis, "claim", [proc, queue], [5]) == []
+    assert await scripts.run(redis, "claim", [proc, f"{{{namespace}}}:key_limits", queue], [5, 0]) == []
     assert await redis.script_exists(claim.sha) == [True]
     await redis.rpush(queue, "a", "b", "c")
     await redis.script_flush()
-    assert await scripts.run(redis, "claim", [proc, queue], [2]) == [b"c", b"b"]
+    assert await scripts.run(redis, "claim", [proc, f"{{{namespace}}}:key_limits", queue], [2, 0]) == [b"c", b"b"]
     assert await redis.lrange(proc, 0, -1) == [b"b", b"c"]
     assert await redis.lrange(queue, 0, -1) == [b"a"]
     await redis.delete(proc, queue)
@@ -61,7 +61,8 @@ async def test_run_many_repeats_only_the_calls_refused_with_noscript(redis, name
     await redis.script_flush()
     await redis.script_load(scripts.load_all()["ratelimit"].source)
     ask = ("ratelimit", [limit], [10, 0, 0, 60_000, 20, ""])  # 10 requests a minute
-    calls = [("claim", [proc, queue], [1]), ask, ("claim", [proc, queue], [2])]
+    lim = f"{{{namespace}}}:key_limits"
+    calls = [("claim", [proc, lim, queue], [1, 0]), ask, ("claim", [proc, lim, queue], [2, 0])]
     res = await scripts.run_many(redis, calls, then=lambda pipe: pipe.incr(counter))
     assert res == [[b"d"], 0, [b"c", b"b"], 1]
     assert await redis.lrange(queue, 0, -1) == [b"a"]

@@ -114,3 +114,18 @@ async def three_steps(ctx: JobContext, data: dict) -> dict:
 def sync_review(ctx: JobContext, data: dict) -> dict:
     """A sync task (in a thread) that waits for a signal."""
     return {"decision": ctx.wait_for("approve", timeout_s=60)}
+
+
+# -- fair shares between concurrency keys --------------------------------------------
+
+@task("nap", input=Seconds, max_attempts=1, timeout_s=30)
+async def nap(ctx: JobContext, data: Seconds) -> dict:
+    await asyncio.sleep(data.seconds)
+    return {"key": ctx.record.get("concurrency_key")}
+
+
+@task("nap_limited", input=Seconds, max_attempts=1, timeout_s=30, key_concurrency=2)
+async def nap_limited(ctx: JobContext, data: Seconds) -> dict:
+    """At most 2 of one key's jobs run at once, across all workers."""
+    await asyncio.sleep(data.seconds)
+    return {"key": ctx.record.get("concurrency_key")}

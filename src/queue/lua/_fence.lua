@@ -17,6 +17,19 @@
   the record itself, so it waits safely however long the database is away, even past
   the record's TTL. Nothing when `cap` is "0" (no history database); the list keeps
   the newest `cap` entries.
+
+  Fair shares between concurrency keys (src/queue/keys.py names these keys; they are
+  derived here from the queue's key or the namespace's prefix, all in the `{ns}` slot):
+  concurrency_key(env): the key an envelope names right after its queue
+  (`..."queue":"q","concurrency_key":"k"`), or nil for a job without one.
+  push_job(queue_key, env, front): put an envelope on its queue: a job without a key on
+  the queue list itself (which takes its turns in the ring as the key ""), a job with
+  key k on `<queue key>:key:<k>`; the key goes to the end of the queue's ring of keys
+  `<queue key>:keys` when its list was empty and it is not in the ring; then one wake-up
+  token on `<queue key>:wake` (capped at 64) for an idle worker. `front` puts it where
+  it is claimed next (a recovered job).
+  release(prefix_key, env): the attempt of `env` no longer runs: drop the job from
+  `{ns}:running:<k>` (what a per-key limit counts).
 ]]
 local function fence(job_key, attempt, worker)
   local raw = redis.call('GET', job_key)
@@ -50,5 +63,36 @@ local function archive(archive_key, events_key, job_id, record_json, cap)
     redis.call('LPUSH', archive_key, '{"id":' .. cjson.encode(job_id) .. ',"events":' .. events
       .. ',"record":' .. record_json .. '}')
     redis.call('LTRIM', archive_key, 0, n - 1)
+  end
+end
+
+local function concurrency_key(env)
+  return string.match(env, '^{"v":1,"id":"[^"]*","type":"[^"]*","queue":"[^"]*",'
+    .. '"concurrency_key":"([^"]*)"')
+end
+
+local function ns_of(key)
+  return string.match(key, '^({[^}]*})')
+end
+
+local function push_job(queue_key, env, front)
+  local ck = concurrency_key(env) or ''
+  local list = queue_key
+  if ck ~= '' then list = queue_key .. ':key:' .. ck end
+  local n
+  if front then n = redis.call('RPUSH', list, env) else n = redis.call('LPUSH', list, env) end
+  if n == 1 then
+    local ring = queue_key .. ':keys'
+    if not redis.call('LPOS', ring, ck) then redis.call('RPUSH', ring, ck) end
+  end
+  local wake = queue_key .. ':wake'
+  redis.call('LPUSH', wake, '1')
+  redis.call('LTRIM', wake, 0, 63)
+end
+
+local function release(prefix_key, env)
+  local ck = concurrency_key(env)
+  if ck then
+    redis.call('ZREM', ns_of(prefix_key) .. ':running:' .. ck, string.match(env, '"id":"([^"]*)"'))
   end
 end

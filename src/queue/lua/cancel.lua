@@ -10,7 +10,7 @@
     KEYS[2] cancel flag   {ns}:cancel:{id}
     KEYS[3] events        {ns}:events:{id}
     KEYS[4] stats         {ns}:stats
-    KEYS[5] queue         {ns}:queue:{queue}
+    KEYS[5] queue         {ns}:queue:{queue}, or its key's list {ns}:queue:{queue}:key:{key}
     KEYS[6] scheduled set {ns}:scheduled
     KEYS[7] callbacks     {ns}:callbacks
     KEYS[8] archive list  {ns}:archive

@@ -1,21 +1,68 @@
 --[[
-  Claim up to N envelopes without blocking: move them one by one from the right end of
-  the queues (in the order given) onto the left of this worker's processing list. The
-  worker blocks with BLMOVE outside Lua only when this returns nothing.
+  Claim up to N envelopes without blocking, onto the left of this worker's processing
+  list, queue by queue in the order given (highest priority first). In each queue the
+  ring of keys is turned one key per job, so each key with waiting jobs gets a turn in
+  round-robin (FIFO within a key) and a key's backlog never delays another key's first
+  job by more than one turn per key. Jobs without a key wait on the queue's own list,
+  which takes its turns as the key "". A key whose limit (`{ns}:key_limits`) of running
+  jobs is reached is passed over without blocking the others. A claimed keyed job joins
+  `{ns}:running:<key>`, which the script that ends its attempt leaves. Envelopes another
+  producer LPUSHed on the queue list without a ring entry are claimed last.
 
   Input:
     KEYS[1]    processing list   {ns}:processing:{worker}
-    KEYS[2..]  queues            {ns}:queue:{name}, highest priority first
+    KEYS[2]    key limits        {ns}:key_limits
+    KEYS[3..]  queues            {ns}:queue:{name}, highest priority first
     ARGV[1]    N, the most envelopes to claim
+    ARGV[2]    now in ms (the running set's score)
 
   Output:
     the claimed envelopes (possibly none)
 ]]
+--- @include "_fence"
 local want = tonumber(ARGV[1])
 local got = {}
-for i = 2, #KEYS do
+local ns = ns_of(KEYS[1])
+local limits = {}
+
+local function room(ck)
+  if ck == '' then return true end
+  local limit = limits[ck]
+  if limit == nil then
+    limit = tonumber(redis.call('HGET', KEYS[2], ck)) or 0
+    limits[ck] = limit
+  end
+  return limit <= 0 or redis.call('ZCARD', ns .. ':running:' .. ck) < limit
+end
+
+for i = 3, #KEYS do
+  local queue = KEYS[i]
+  local ring = queue .. ':keys'
+  local keys_left = redis.call('LLEN', ring)
+  local passed = 0  -- keys turned without a claim since the last one
+  while #got < want and keys_left > 0 and passed < keys_left do
+    local ck = redis.call('LMOVE', ring, ring, 'LEFT', 'RIGHT')
+    local list = queue
+    if ck ~= '' then list = queue .. ':key:' .. ck end
+    if not room(ck) then
+      passed = passed + 1
+    else
+      local env = redis.call('LMOVE', list, KEYS[1], 'RIGHT', 'LEFT')
+      if env then
+        got[#got + 1] = env
+        if ck ~= '' then
+          redis.call('ZADD', ns .. ':running:' .. ck, ARGV[2], string.match(env, '"id":"([^"]*)"'))
+        end
+        passed = 0
+      end
+      if not env or redis.call('LLEN', list) == 0 then
+        redis.call('LREM', ring, -1, ck)
+        keys_left = keys_left - 1
+      end
+    end
+  end
   while #got < want do
-    local env = redis.call('LMOVE', KEYS[i], KEYS[1], 'RIGHT', 'LEFT')
+    local env = redis.call('LMOVE', queue, KEYS[1], 'RIGHT', 'LEFT')
     if not env then break end
     got[#got + 1] = env
   end

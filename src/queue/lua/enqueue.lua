@@ -1,6 +1,7 @@
 --[[
-  Enqueue a job: write its record, put its envelope on the queue (or in the scheduled
-  set when it is delayed), index it for listing, count it; all or nothing.
+  Enqueue a job: write its record, put its envelope on the queue (its key's list when it
+  has a concurrency key, see push_job in _fence.lua; or in the scheduled set when it is
+  delayed), set its key's limit, index it for listing, count it; all or nothing.
 
   Input:
     KEYS[1] job record        {ns}:job:{id}
@@ -17,11 +18,15 @@
     ARGV[7] index cap: the index is trimmed to this many newest ids
     ARGV[8] stats field to increment ("<queue>:enqueued")
     ARGV[9] "1" when the job has an idempotency key, else "0"
+    ARGV[10] the job's concurrency key, or "" (then ARGV[11] is ignored)
+    ARGV[11] the key's limit of running jobs: "0" for none
+    KEYS[6] key limits        {ns}:key_limits
 
   Output:
     {1, id}           created
     {0, existing_id}  the idempotency key was used before: nothing written
 ]]
+--- @include "_fence"
 if ARGV[9] == '1' then
   local existing = redis.call('GET', KEYS[4])
   if existing then return {0, existing} end
@@ -29,8 +34,15 @@ if ARGV[9] == '1' then
 end
 
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[4])
+if ARGV[10] ~= '' then
+  if tonumber(ARGV[11]) > 0 then
+    redis.call('HSET', KEYS[6], ARGV[10], ARGV[11])
+  else
+    redis.call('HDEL', KEYS[6], ARGV[10])
+  end
+end
 if ARGV[6] == '0' then
-  redis.call('LPUSH', KEYS[2], ARGV[3])
+  push_job(KEYS[2], ARGV[3], false)
 else
   redis.call('ZADD', KEYS[2], ARGV[6], ARGV[3])
 end

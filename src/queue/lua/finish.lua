@@ -42,6 +42,7 @@
 local ok = fence(KEYS[1], ARGV[1], ARGV[2])
 redis.call('LREM', KEYS[3], 1, ARGV[3])
 if ok ~= 1 then return ok end
+release(KEYS[1], ARGV[3])
 
 redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[5])
 add_event(KEYS[2], ARGV[6], ARGV[7], ARGV[5])

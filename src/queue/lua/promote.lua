@@ -23,7 +23,7 @@
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
 local raw = redis.call('GET', KEYS[3])
 if raw and is_terminal(cjson.decode(raw).status) then return 0 end
-redis.call('LPUSH', KEYS[2], ARGV[1])
+push_job(KEYS[2], ARGV[1], false)
 redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[3])
 add_event(KEYS[4], ARGV[4], ARGV[5], ARGV[3])
 return 1

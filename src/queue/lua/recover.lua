@@ -41,6 +41,7 @@
 ]]
 --- @include "_fence"
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
+release(KEYS[1], ARGV[1])
 
 local raw = redis.call('GET', KEYS[4])
 if raw then
@@ -57,7 +58,7 @@ if redis.call('EXISTS', KEYS[6]) == 1 then
   return 3
 end
 if ARGV[2] == 'queue' then
-  redis.call('RPUSH', KEYS[2], ARGV[3])
+  push_job(KEYS[2], ARGV[3], true)
   redis.call('SET', KEYS[4], ARGV[4], 'EX', ARGV[6])
   add_event(KEYS[5], ARGV[8], ARGV[10], ARGV[6])
   redis.call('HINCRBY', KEYS[7], q .. ':recovered', 1)

@@ -26,7 +26,7 @@
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
 redis.call('DEL', KEYS[5])
 redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
-redis.call('LPUSH', KEYS[2], ARGV[2])
+push_job(KEYS[2], ARGV[2], false)
 add_event(KEYS[4], ARGV[5], ARGV[6], ARGV[4])
 redis.call('HINCRBY', KEYS[6], ARGV[7], 1)
 return 1

@@ -37,7 +37,7 @@ if status ~= 'failed' and status ~= 'cancelled' then return -4 end
 if not redis.call('SET', KEYS[6], '1', 'NX', 'PX', ARGV[8]) then return -5 end
 redis.call('DEL', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[4])
-redis.call('LPUSH', KEYS[3], ARGV[3])
+push_job(KEYS[3], ARGV[3], false)
 add_event(KEYS[4], ARGV[5], ARGV[6], ARGV[4])
 redis.call('HINCRBY', KEYS[5], ARGV[7], 1)
 return 1

@@ -32,6 +32,7 @@
 local ok = fence(KEYS[1], ARGV[1], ARGV[2])
 redis.call('LREM', KEYS[3], 1, ARGV[3])
 if ok ~= 1 then return ok end
+release(KEYS[1], ARGV[3])
 
 redis.call('ZADD', KEYS[5], ARGV[5], ARGV[4])
 redis.call('SET', KEYS[1], ARGV[6], 'EX', ARGV[7])

@@ -52,5 +52,5 @@ redis.call('HDEL', KEYS[5], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('SET', KEYS[1], ARGV[5], 'KEEPTTL')
 add_event(KEYS[2], ARGV[7], ARGV[8], ttl)
-if env then redis.call('LPUSH', KEYS[6], env) end
+if env then push_job(KEYS[6], env, false) end
 return 2

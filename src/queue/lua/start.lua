@@ -28,11 +28,13 @@ if raw then
   local status = rec.status
   if status == 'cancelled' then
     redis.call('LREM', KEYS[3], 1, ARGV[1])
+    release(KEYS[1], ARGV[1])
     return -3
   end
   if status == 'succeeded' or status == 'failed' or tonumber(rec.attempt) > attempt
      or (status == 'running' and tonumber(rec.attempt) == attempt) then
     redis.call('LREM', KEYS[3], 1, ARGV[1])
+    if status ~= 'running' then release(KEYS[1], ARGV[1]) end
     return -2
   end
 end

@@ -41,13 +41,14 @@ local ok = fence(KEYS[1], ARGV[1], ARGV[2])
 if ok == 1 and redis.call('EXISTS', KEYS[9]) == 1 then return -3 end
 redis.call('LREM', KEYS[3], 1, ARGV[3])
 if ok ~= 1 then return ok end
+release(KEYS[1], ARGV[3])
 
 local ttl = ARGV[6]
 redis.call('EXPIRE', KEYS[8], ttl)
 if redis.call('HEXISTS', KEYS[4], ARGV[11]) == 1 then
   redis.call('SET', KEYS[1], ARGV[5], 'EX', ttl)
   add_event(KEYS[2], ARGV[8], ARGV[9], ttl)
-  redis.call('LPUSH', KEYS[7], ARGV[3])
+  push_job(KEYS[7], ARGV[3], false)
   return 2
 end
 redis.call('SET', KEYS[1], ARGV[4], 'EX', ttl)
