@@ -222,6 +222,14 @@ class TenantCounts(BaseModel):
                            "counted from its oldest jobs, in proportion")
 
 
+class KeyCounts(BaseModel):
+    """Jobs of one concurrency key (a job's `concurrency_key`, by default its tenant)."""
+
+    key: str = Field(examples=["acme"])
+    queued: int = Field(ge=0)
+    running: int = Field(ge=0)
+
+
 # Sent by GET /queues.
 class QueuesPublic(BaseModel):
     """Counts per queue, and overall."""
@@ -261,6 +269,11 @@ class QueuesPublic(BaseModel):
         default_factory=list,
         description="Queued and running jobs per tenant: the key's own tenant, or the ten "
                     "busiest for an admin key (or without keys); empty without a key")
+    keys: list[KeyCounts] = Field(
+        default_factory=list,
+        description="Queued and running jobs of the ten busiest concurrency keys (fair shares "
+                    "between keys): for an admin key or without keys; a tenant's key sees its "
+                    "own key only; empty without a key")
 
 
 class WorkerPublic(BaseModel):

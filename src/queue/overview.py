@@ -32,39 +32,65 @@ class Overview:
         rows = await self.redis.zrangebyscore(self.keys.workers, cutoff, "+inf", withscores=True)
         return [(w.decode(), score) for w, score in rows]
 
-    async def queues(self) -> dict[str, Any]:
-        """Counts per queue and overall, shaped like `GET /queues`."""
+    async def _waiting_lists(self, names: list[str]) -> list[tuple[str, str, str]]:
+        """(queue, concurrency key or "", list key) of every list jobs of `names` wait on:
+        each queue's own list and its keys' lists (src/queue/lua/claim.lua)."""
+        k = self.keys
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.lrange(k.ring(name), 0, -1)
+            rings = await pipe.execute()
+        out = [(name, "", k.queue(name)) for name in names]
+        for name, ring in zip(names, rings, strict=True):
+            out += [(name, ck, k.key_queue(name, ck)) for ck in {c.decode() for c in ring} if ck]
+        return out
+
+    async def queues(self, *, top_keys: int = 10) -> dict[str, Any]:
+        """Counts per queue and overall, shaped like `GET /queues`; `keys`: queued and
+        running jobs of the `top_keys` busiest concurrency keys."""
         k = self.keys
         async with atranslate_redis_errors():
             stats = {f.decode(): int(v) for f, v in (await self.redis.hgetall(k.stats)).items()}
             workers = await self._live_workers()
             names = sorted({f.rsplit(":", 1)[0] for f in stats} | {"default"})
+            lists = await self._waiting_lists(names)
             async with self.redis.pipeline(transaction=False) as pipe:
-                for name in names:
-                    pipe.llen(k.queue(name))
+                for _, _, key in lists:
+                    pipe.llen(key)
                 for w, _ in workers:
                     pipe.lrange(k.processing(w), 0, -1)
                 pipe.zcard(k.scheduled)
                 pipe.zcard(k.waiting)
                 pipe.llen(k.dead)
                 res = await pipe.execute()
-        lengths, processing = res[: len(names)], res[len(names): len(names) + len(workers)]
+        lengths, processing = res[: len(lists)], res[len(lists): len(lists) + len(workers)]
+        queued: dict[str, int] = {}
+        by_key: dict[str, list[int]] = {}  # key -> [queued, running]
+        for (name, ck, _), n in zip(lists, lengths, strict=True):
+            queued[name] = queued.get(name, 0) + n
+            if ck:
+                by_key.setdefault(ck, [0, 0])[0] += n
         running: dict[str, int] = {}
         for envs in processing:
             for raw in envs:
                 try:
-                    q = orjson.loads(raw).get("queue", "default")
+                    env = orjson.loads(raw)
+                    q, ck = env.get("queue", "default"), env.get("concurrency_key")
                 except (orjson.JSONDecodeError, AttributeError):
                     continue
                 running[q] = running.get(q, 0) + 1
+                if isinstance(ck, str):
+                    by_key.setdefault(ck, [0, 0])[1] += 1
         fields = ("enqueued", "succeeded", "failed", "retried", "recovered", "cancelled")
         queues = [
-            {"name": name, "queued": n, "running": running.get(name, 0),
+            {"name": name, "queued": queued.get(name, 0), "running": running.get(name, 0),
              **{f: stats.get(f"{name}:{f}", 0) for f in fields}}
-            for name, n in zip(names, lengths, strict=True)
+            for name in names
         ]
+        busiest = sorted(by_key.items(), key=lambda kv: (-sum(kv[1]), kv[0]))[:top_keys]
         return {"queues": queues, "scheduled": res[-3], "waiting": res[-2], "dead": res[-1],
-                "workers": len(workers)}
+                "workers": len(workers),
+                "keys": [{"key": ck, "queued": q, "running": r} for ck, (q, r) in busiest]}
 
     async def tenants(self, *, top: int = 10, only: str | None = None,
                       sample: int = TENANT_SAMPLE) -> list[dict[str, Any]]:
@@ -81,17 +107,18 @@ class Overview:
             names = sorted({f.decode().rsplit(":", 1)[0] for f in await self.redis.hkeys(k.stats)}
                            | {"default"})
             workers = await self._live_workers()
-            share = max(1, sample // len(names))
+            lists = [key for _, _, key in await self._waiting_lists(names)]
+            share = max(1, sample // len(lists))
             async with self.redis.pipeline(transaction=False) as pipe:
-                for name in names:
-                    pipe.llen(k.queue(name))
-                    pipe.lrange(k.queue(name), -share, -1)
+                for key in lists:
+                    pipe.llen(key)
+                    pipe.lrange(key, -share, -1)
                 for w, _ in workers:
                     pipe.lrange(k.processing(w), 0, -1)
                 res = await pipe.execute()
         queued: dict[str, float] = {}
         estimated = False
-        for length, envs in zip(res[0: 2 * len(names): 2], res[1: 2 * len(names): 2],
+        for length, envs in zip(res[0: 2 * len(lists): 2], res[1: 2 * len(lists): 2],
                                 strict=True):
             seen = _count_tenants(envs)
             scale = length / len(envs) if envs else 0.0
@@ -99,7 +126,7 @@ class Overview:
             for tenant, n in seen.items():
                 queued[tenant] = queued.get(tenant, 0) + n * scale
         running: dict[str, int] = {}
-        for envs in res[2 * len(names):]:
+        for envs in res[2 * len(lists):]:
             for tenant, n in _count_tenants(envs).items():
                 running[tenant] = running.get(tenant, 0) + n
         tenants = queued.keys() | running.keys() if only is None else {only}

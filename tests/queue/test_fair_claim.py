@@ -57,3 +57,20 @@ async def test_an_envelope_naming_a_key_only_in_its_payload_stays_unkeyed(client
     await client.enqueue("echo", {"i": "p", "concurrency_key": "Z"}, queue=q)
     assert await redis.llen(client.keys.queue(q)) == 1
     assert await redis.lrange(client.keys.ring(q), 0, -1) == [b""]
+
+
+async def test_queue_counts_include_the_keys_lists_and_name_the_busiest_keys(client, redis):
+    q = "fair-counts"
+    await client.enqueue_many([{"type": "echo", "payload": {"i": i}, "queue": q,
+                                "concurrency_key": "A"} for i in range(3)])
+    await client.enqueue("echo", {"i": 9}, queue=q, concurrency_key="B")
+    await client.enqueue("echo", {"i": 0}, queue=q)
+    await _claim(client, q, 2, worker="counter")
+    await redis.zadd(client.keys.workers, {"counter": 1e15})  # a live worker
+    try:
+        counts = await client.queues(top_keys=1)
+    finally:
+        await redis.zrem(client.keys.workers, "counter")
+    row = next(r for r in counts["queues"] if r["name"] == q)
+    assert (row["queued"], row["running"]) == (3, 2)
+    assert counts["keys"] == [{"key": "A", "queued": 2, "running": 1}]

@@ -35,8 +35,9 @@ async def test_enqueue_and_enqueue_many_take_a_tenant(client: Client) -> None:
         [{"type": "echo", "queue": "idle"}, {"type": "echo", "queue": "idle", "tenant": "beta"}],
         tenant="acme")
     assert [b.record.get("tenant") for b in batch] == ["acme", "beta"]
-    (raw,) = await client.redis.lrange(client.keys.queue("idle"), 0, 0)  # the newest envelope
-    assert orjson.loads(raw)["tenant"] == "beta"
+    # a tenant's jobs wait on the list of their concurrency key, the tenant
+    (raw,) = await client.redis.lrange(client.keys.key_queue("idle", "beta"), 0, 0)
+    assert orjson.loads(raw)["tenant"] == "beta" and orjson.loads(raw)["concurrency_key"] == "beta"
 
 
 async def test_a_tenant_name_is_checked(client: Client) -> None:
@@ -51,7 +52,8 @@ async def test_a_retried_job_keeps_its_tenant(client: Client) -> None:
     await client.cancel(job.id)
     again = await client.retry(job.id)
     assert again["tenant"] == "acme"
-    envs = [orjson.loads(r) for r in await client.redis.lrange(client.keys.queue("idle"), 0, -1)]
+    envs = [orjson.loads(r) for r in
+            await client.redis.lrange(client.keys.key_queue("idle", "acme"), 0, -1)]
     assert [e.get("tenant") for e in envs if e["id"] == job.id] == ["acme"]
 
 
@@ -108,10 +110,12 @@ async def test_tenant_counts_of_queued_and_running_jobs(client: Client) -> None:
 async def test_a_long_queue_is_counted_from_a_bounded_sample(client: Client) -> None:
     await client.enqueue_many([{"type": "echo", "queue": "big", "tenant": "acme"}] * 300)
     await client.enqueue_many([{"type": "echo", "queue": "big", "tenant": "beta"}] * 100)
-    # 100 read over two queues (`default` and `big`): the oldest 50 of `big`'s 400, all
-    # acme's (enqueued first), counted in proportion to the queue's length
+    # 100 read over the four lists jobs wait on (`default`'s and `big`'s own lists, and
+    # `big`'s lists of the keys acme and beta): the oldest 25 of each, counted in
+    # proportion to the list's length
     rows = await client.tenants(sample=100)
-    assert rows == [{"tenant": "acme", "queued": 400, "running": 0, "estimated": True}]
-    exact = await client.tenants(sample=1000)
+    assert rows == [{"tenant": "acme", "queued": 300, "running": 0, "estimated": True},
+                    {"tenant": "beta", "queued": 100, "running": 0, "estimated": True}]
+    exact = await client.tenants(sample=2000)
     assert {r["tenant"]: r["queued"] for r in exact} == {"acme": 300, "beta": 100}
     assert not exact[0]["estimated"]

@@ -187,8 +187,9 @@ export interface paths {
          * @description Counts per queue (waiting, running, totals) and overall (scheduled, dead, workers).
          *
          *     `tenants`: queued and running jobs per tenant, for a caller with a key: its own
-         *     tenant's, or the busiest ten for an admin key (or when no keys are configured).
-         *     Without a key the counts per queue need none, and `tenants` is empty.
+         *     tenant's, or the busiest ten for an admin key (or when no keys are configured);
+         *     `keys` the same per concurrency key. Without a key the counts per queue need none,
+         *     and `tenants` and `keys` are empty.
          */
         get: operations["get_queues_queues_get"];
         put?: never;
@@ -621,6 +622,21 @@ export interface components {
              */
             next_before?: string | null;
         };
+        /**
+         * KeyCounts
+         * @description Jobs of one concurrency key (a job's `concurrency_key`, by default its tenant).
+         */
+        KeyCounts: {
+            /**
+             * Key
+             * @example acme
+             */
+            key: string;
+            /** Queued */
+            queued: number;
+            /** Running */
+            running: number;
+        };
         /** QueueStats */
         QueueStats: {
             /**
@@ -688,6 +704,11 @@ export interface components {
              * @description Queued and running jobs per tenant: the key's own tenant, or the ten busiest for an admin key (or without keys); empty without a key
              */
             tenants?: components["schemas"]["TenantCounts"][];
+            /**
+             * Keys
+             * @description Queued and running jobs of the ten busiest concurrency keys (fair shares between keys): for an admin key or without keys; a tenant's key sees its own key only; empty without a key
+             */
+            keys?: components["schemas"]["KeyCounts"][];
         };
         /**
          * Ready

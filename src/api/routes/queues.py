@@ -30,14 +30,17 @@ async def get_queues(
     """Counts per queue (waiting, running, totals) and overall (scheduled, dead, workers).
 
     `tenants`: queued and running jobs per tenant, for a caller with a key: its own
-    tenant's, or the busiest ten for an admin key (or when no keys are configured).
-    Without a key the counts per queue need none, and `tenants` is empty.
+    tenant's, or the busiest ten for an admin key (or when no keys are configured);
+    `keys` the same per concurrency key. Without a key the counts per queue need none,
+    and `tenants` and `keys` are empty.
     """
-    answer = await client.queues()
+    answer = await client.queues(top_keys=TOP_TENANTS)
     if caller is None:
-        answer["tenants"] = []
+        answer["tenants"], answer["keys"] = [], []
     else:
         answer["tenants"] = await client.tenants(top=TOP_TENANTS, only=caller.scope)
+        if caller.scope is not None:
+            answer["keys"] = [row for row in answer["keys"] if row["key"] == caller.scope]
     return answer
 
 
