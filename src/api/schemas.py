@@ -105,6 +105,11 @@ class JobCreate(BaseModel):
         description="POSTed the finished record, signed with X-Signature-256 when a secret is set",
         examples=["https://example.com/hooks/agentq"],
     )
+    concurrency_key: str | None = Field(
+        None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-/]+$",
+        description="Jobs of one key share the workers fairly with other keys and count "
+                    "against its limit; by default the tenant. A tenant's own key `k` is kept "
+                    "as `<tenant>/k`", examples=["reports"])
 
 
 class JobErrorPublic(BaseModel):
@@ -152,6 +157,9 @@ class JobPublic(BaseModel):
         None, description="While `waiting`: the signal the job waits for; absent otherwise")
     replay_of: str | None = Field(
         None, description="The job this one replays (`POST /jobs/{id}/replay`); absent otherwise")
+    concurrency_key: str | None = Field(
+        None, description="The key the job shares the workers fairly under (by default its "
+                          "tenant); absent for the default tenant's jobs without one")
     archived: bool | None = Field(
         None, description="true when the record comes from the history database (Redis no "
                           "longer holds the job); absent otherwise")

@@ -307,3 +307,22 @@ def test_a_record_written_before_tenants_is_the_default_tenants(
     history.archive_jobs([job_row(record, 1)])
     assert http.get(f"/jobs/{record['id']}", headers=auth(PLAIN)).status_code == 200
     assert http.get(f"/jobs/{record['id']}", headers=auth(BETA)).status_code == 404
+
+
+def test_a_tenants_jobs_share_under_its_concurrency_keys(
+        http: httpx.Client, queue_name: str) -> None:
+    plain = submit(http, ACME, queue_name)
+    assert plain["concurrency_key"] == "acme"  # the tenant, by default
+    named = submit(http, ACME, queue_name, concurrency_key="reports")
+    assert named["concurrency_key"] == "acme/reports"  # within the tenant's own names
+    own = submit(http, PLAIN, queue_name, concurrency_key="batch")
+    assert own["concurrency_key"] == "batch"
+    bad = http.post("/jobs", json={"type": "echo", "queue": queue_name,
+                                   "concurrency_key": "a:b"}, headers=auth(ACME))
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body",
+                                                                         "concurrency_key"]
+    keys = {r["key"]: r["queued"] for r in http.get("/queues", headers=auth(ADMIN)).json()["keys"]}
+    assert keys["acme"] >= 1 and keys["acme/reports"] >= 1 and keys["batch"] >= 1
+    mine = {r["key"] for r in http.get("/queues", headers=auth(ACME)).json()["keys"]}
+    assert mine and all(k == "acme" or k.startswith("acme/") for k in mine)
+    assert http.get("/queues").json()["keys"] == []

@@ -488,6 +488,12 @@ export interface components {
              * @example https://example.com/hooks/agentq
              */
             callback_url?: string | null;
+            /**
+             * Concurrency Key
+             * @description Jobs of one key share the workers fairly with other keys and count against its limit; by default the tenant. A tenant's own key `k` is kept as `<tenant>/k`
+             * @example reports
+             */
+            concurrency_key?: string | null;
         };
         /** JobErrorPublic */
         JobErrorPublic: {
@@ -581,6 +587,11 @@ export interface components {
              * @description The job this one replays (`POST /jobs/{id}/replay`); absent otherwise
              */
             replay_of?: string | null;
+            /**
+             * Concurrency Key
+             * @description The key the job shares the workers fairly under (by default its tenant); absent for the default tenant's jobs without one
+             */
+            concurrency_key?: string | null;
             /**
              * Archived
              * @description true when the record comes from the history database (Redis no longer holds the job); absent otherwise

@@ -61,6 +61,11 @@ router = APIRouter(
 )
 
 
+def _key_of(tenant: str | None, key: str | None) -> str | None:
+    """The concurrency key a job asks for, within its tenant's own names."""
+    return f"{tenant}/{key}" if tenant and key else key
+
+
 @router.post(
     "",
     summary="Submit a job",
@@ -116,6 +121,7 @@ async def create_job(
                 callback_url=job.callback_url,
                 traceparent=span.traceparent,
                 tenant=caller.stamp,
+                concurrency_key=_key_of(caller.stamp, job.concurrency_key),
             )
         except InvalidPayload as exc:  # the task's model names the field
             raise prefixed_errors(exc.validation_error, "body", "payload") from exc

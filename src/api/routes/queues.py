@@ -40,7 +40,9 @@ async def get_queues(
     else:
         answer["tenants"] = await client.tenants(top=TOP_TENANTS, only=caller.scope)
         if caller.scope is not None:
-            answer["keys"] = [row for row in answer["keys"] if row["key"] == caller.scope]
+            mine = (caller.scope, f"{caller.scope}/")
+            answer["keys"] = [row for row in answer["keys"]
+                              if row["key"] == mine[0] or row["key"].startswith(mine[1])]
     return answer
 
 
