@@ -126,7 +126,7 @@ class Client(Overview):
         self, type: str, payload: Any, *, queue: str = "default", max_attempts: int | None = None,
         timeout_s: float | None = None, delay_s: float = 0, idempotency_key: str | None = None,
         callback_url: str | None = None, job_id: str | None = None,
-        traceparent: str | None = None,
+        traceparent: str | None = None, max_tokens: int | None = None,
     ) -> tuple[Any, dict[str, Any]]:
         payload = {} if payload is None else payload
         if type in self.tasks:
@@ -136,7 +136,7 @@ class Client(Overview):
             id=job_id or new_id(), type=type, queue=queue, payload=payload, attempt=1,
             max_attempts=max_attempts or self.tasks.defaults_for(type)[0], timeout_s=timeout_s,
             enqueued_at=now, callback_url=callback_url,
-            traceparent=traceparent or tracing.current_traceparent(),
+            traceparent=traceparent or tracing.current_traceparent(), max_tokens=max_tokens,
         )
         due_ms = int((now + delay_s) * 1000) if delay_s > 0 else 0
         record = make_record(env, Status.SCHEDULED if due_ms else Status.QUEUED, attempt=0)

@@ -38,7 +38,7 @@ class Status(StrEnum):
 
 TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
 
-ErrorType = Literal["exception", "timeout", "lost", "cancelled", "invalid"]
+ErrorType = Literal["exception", "timeout", "lost", "cancelled", "invalid", "budget"]
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -107,6 +107,10 @@ class Envelope(BaseModel):
     callback_url: str | None = None
     #: W3C trace context of the span that enqueued the job; every attempt continues it
     traceparent: str | None = None
+    #: most LLM tokens the job may use over all its attempts; None means the task's own
+    max_tokens: int | None = Field(None, gt=0)
+    #: the LLM usage of the attempts before this one (the record's `usage`), on retries
+    usage: dict[str, Any] | None = None
 
     def created(self) -> float:
         return self.created_at if self.created_at is not None else self.enqueued_at
@@ -139,8 +143,8 @@ def make_record(
 ) -> dict[str, Any]:
     """The record for `env` in `status`, in the key order of CONTRACT §3.
 
-    The options a retry must keep (`timeout_s`, `callback_url`, `traceparent`) follow when
-    they are set.
+    The options a retry must keep (`timeout_s`, `callback_url`, `traceparent`,
+    `max_tokens`) follow when they are set, and so does the LLM `usage` of earlier attempts.
     """
     record = {
         "id": env.id,
@@ -165,6 +169,10 @@ def make_record(
         record["callback_url"] = env.callback_url
     if env.traceparent is not None:
         record["traceparent"] = env.traceparent
+    if env.max_tokens is not None:
+        record["max_tokens"] = env.max_tokens
+    if env.usage is not None:
+        record["usage"] = env.usage
     return record
 
 
@@ -175,6 +183,7 @@ def envelope_of(record: dict[str, Any]) -> Envelope:
         attempt=1, max_attempts=record.get("max_attempts") or 1,
         timeout_s=record.get("timeout_s"), callback_url=record.get("callback_url"),
         traceparent=record.get("traceparent"), created_at=parse_iso(record.get("created_at")),
+        max_tokens=record.get("max_tokens"),
     )
 
 

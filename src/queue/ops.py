@@ -325,8 +325,19 @@ class Ops:
 
 
 def ratelimit(redis: Any, key: str, *, rpm: int, tpm: int, tokens: int, period_ms: int,
-              slots: int, now_ms: int | None = None) -> Call[int]:
+              slots: int, now_ms: int | None = None, want_slot: bool = False) -> Call[int]:
     """Ask the shared limit `key` for one request of `tokens`: 0 if granted (and counted),
-    else the milliseconds to wait (`lua/ratelimit.lua`). Any Redis client of the namespace."""
+    else the milliseconds to wait (`lua/ratelimit.lua`). Any Redis client of the namespace.
+    With `want_slot`, a grant answers minus the slot it was counted in (0 or less)."""
     return Call(redis, "ratelimit", [key],
-                [rpm, tpm, max(0, tokens), period_ms, slots, "" if now_ms is None else now_ms], int)
+                [rpm, tpm, max(0, tokens), period_ms, slots, "" if now_ms is None else now_ms,
+                 "1" if want_slot else ""], int)
+
+
+def ratelimit_adjust(redis: Any, key: str, *, delta: int, slot: int, period_ms: int,
+                     slots: int, now_ms: int | None = None) -> Call[int]:
+    """Correct the tokens a grant of `ratelimit` counted in `slot` by `delta` (negative:
+    give back, never below zero; positive: add to the current slot); the tokens changed
+    (`lua/ratelimit_adjust.lua`)."""
+    return Call(redis, "ratelimit_adjust", [key],
+                [int(delta), slot, period_ms, slots, "" if now_ms is None else now_ms], int)

@@ -32,6 +32,8 @@ class TaskDef:
     timeout_s: float
     max_attempts: int
     is_async: bool
+    #: most LLM tokens a job may use (its `max_tokens` wins); None: no budget
+    max_tokens: int | None = None
 
 
 class Registry:
@@ -84,15 +86,19 @@ registry = Registry()
 
 def task(
     name: str, *, input: type[BaseModel] | None = None, timeout_s: float = 600,
-    max_attempts: int = 3,
+    max_attempts: int = 3, max_tokens: int | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register `fn(ctx, data)` as the task `name`. Plain functions run in a thread."""
+    """Register `fn(ctx, data)` as the task `name`. Plain functions run in a thread.
+
+    `max_tokens`: the LLM token budget of each job of the task, unless the job sets one."""
     if max_attempts < 1 or timeout_s <= 0:
         raise ValueError("max_attempts must be >= 1 and timeout_s > 0")
+    if max_tokens is not None and max_tokens < 1:
+        raise ValueError("max_tokens must be >= 1")
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         registry.register(TaskDef(name, fn, input, float(timeout_s), int(max_attempts),
-                                  inspect.iscoroutinefunction(fn)))
+                                  inspect.iscoroutinefunction(fn), max_tokens))
         return fn
 
     return decorate

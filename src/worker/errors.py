@@ -2,6 +2,8 @@
 
     Retry          retry this job after `after_s` seconds (counts as an attempt)
     Fatal          fail this job now, without further attempts
+     └── BudgetExceeded  the job's LLM tokens would pass its `max_tokens` (error type
+                         `budget`; raised by the LLM client, src/worker/ledger.py)
     UnknownTask    no task is registered under that name (from the queue core)
 """
 
@@ -22,4 +24,8 @@ class Fatal(Exception):
     """Raise from a task to fail the job at once: no retry, whatever attempts are left."""
 
 
-__all__ = ["Fatal", "Retry", "UnknownTask"]
+class BudgetExceeded(Fatal):
+    """The job's LLM calls would use, or used, more tokens than its `max_tokens`."""
+
+
+__all__ = ["BudgetExceeded", "Fatal", "Retry", "UnknownTask"]

@@ -18,10 +18,10 @@ from pydantic import ValidationError
 
 from src.queue import logs, tracing
 from src.queue.errors import StaleAttempt
-from src.queue.models import Envelope, error
+from src.queue.models import Envelope, ErrorType, error
 from src.queue.registry import Registry
 
-from .errors import Fatal, Retry
+from .errors import BudgetExceeded, Fatal, Retry
 from .outcome import Outcome, Running, describe
 
 
@@ -82,6 +82,7 @@ async def _run(run: Running, registry: Registry) -> Outcome:
         data = taskdef.input.model_validate(env.payload) if taskdef.input else env.payload
     except ValidationError as exc:
         return Outcome("fail", error=error("invalid", f"invalid payload: {exc}"))
+    ctx.usage.max_tokens = ctx.usage.max_tokens or taskdef.max_tokens  # the job's, else the task's
     timeout = env.timeout_s or taskdef.timeout_s
     run.deadline = time.monotonic() + timeout
     try:
@@ -106,7 +107,8 @@ async def _run(run: Running, registry: Registry) -> Outcome:
                        after_s=exc.after_s)
     except StaleAttempt:
         return Outcome("stale")
-    except Fatal as exc:
-        return Outcome("fail", error=error("exception", describe(exc)))
+    except Fatal as exc:  # no retry; a budget passed has its own error type
+        kind: ErrorType = "budget" if isinstance(exc, BudgetExceeded) else "exception"
+        return Outcome("fail", error=error(kind, describe(exc)))
     except (Exception, SystemExit, KeyboardInterrupt) as exc:  # task code must not stop us
         return Outcome("fail", error=error("exception", describe(exc)), retryable=True)

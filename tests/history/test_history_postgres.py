@@ -39,7 +39,7 @@ from tests.api.support import (
 
 from .postgres import PostgresServer
 
-HEAD = "0002"
+HEAD = "0003"
 
 
 @pytest.fixture(scope="module")
