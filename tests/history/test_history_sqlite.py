@@ -31,7 +31,6 @@ from tests.api.support import (
     wait_status,
 )
 
-
 #: the offline provider's "model", priced so that the cost column gets a number
 PRICES = '{"offline": {"prompt": 2.0, "completion": 8.0}}'
 

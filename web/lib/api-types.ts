@@ -376,6 +376,11 @@ export interface components {
              */
             timeout_s?: number | null;
             /**
+             * Max Tokens
+             * @description Most LLM tokens (prompt + completion) the job may use over all its attempts; past it the job fails with error type `budget` (default: the task's, else no budget)
+             */
+            max_tokens?: number | null;
+            /**
              * Delay S
              * @description Run no earlier than this many seconds from now
              * @default 0
@@ -399,7 +404,7 @@ export interface components {
              * Type
              * @enum {string}
              */
-            type: "exception" | "timeout" | "lost" | "cancelled" | "invalid";
+            type: "exception" | "timeout" | "lost" | "cancelled" | "invalid" | "budget";
             /** Message */
             message: string;
         };
@@ -478,6 +483,13 @@ export interface components {
              * @description The worker that runs or ran the current attempt
              */
             worker?: string | null;
+            /**
+             * Max Tokens
+             * @description The job's LLM token budget, when it set one
+             */
+            max_tokens?: number | null;
+            /** @description LLM tokens and cost so far; absent until the job's first LLM call */
+            usage?: components["schemas"]["UsagePublic"] | null;
             /**
              * Archived
              * @description true when the record comes from the history database (Redis no longer holds the job); absent otherwise
@@ -601,6 +613,31 @@ export interface components {
          * @enum {string}
          */
         Status: "queued" | "scheduled" | "running" | "succeeded" | "failed" | "cancelled";
+        /**
+         * UsagePublic
+         * @description The LLM usage of a job, over all its attempts.
+         */
+        UsagePublic: {
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Completion Tokens */
+            completion_tokens: number;
+            /**
+             * Calls
+             * @description LLM calls that got an answer
+             */
+            calls: number;
+            /**
+             * Cost
+             * @description US dollars from AGENTQ_LLM_PRICES; null when no model used had a price
+             */
+            cost?: number | null;
+            /**
+             * Estimated
+             * @description true when some call's counts were estimated (the server reported none); absent otherwise
+             */
+            estimated?: boolean | null;
+        };
         /** ValidationError */
         ValidationError: {
             /** Location */
@@ -1329,7 +1366,7 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
-export const jobErrorPublicTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobErrorPublic"]["type"]> = ["exception", "timeout", "lost", "cancelled", "invalid"];
+export const jobErrorPublicTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobErrorPublic"]["type"]> = ["exception", "timeout", "lost", "cancelled", "invalid", "budget"];
 export const readyStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Ready"]["status"]> = ["ready", "unavailable"];
 export const readyHistoryAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Ready"]["history"]> = ["ok", "behind"];
 export const statusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Status"]> = ["queued", "scheduled", "running", "succeeded", "failed", "cancelled"];
