@@ -7,6 +7,7 @@ which reports token counts as OpenAI does (when a streamed request asks for them
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -21,8 +22,8 @@ from src.api.settings import ApiSettings
 from src.queue import Client, ops
 from src.queue.histograms import Observed
 from src.queue.settings import Settings
-from src.worker import Retry
-from src.worker.llm import LLM, ChatRequest, LLMSettings, OpenAICompatible
+from src.worker import JobContext, Retry, Worker, registry, task
+from src.worker.llm import LLM, ChatRequest, LLMSettings, OpenAICompatible, llm_for
 from src.worker.ratelimit import RateLimiter
 
 from .fake_openai import FakeOpenAI, Step
@@ -162,6 +163,60 @@ async def test_a_call_whose_reservation_would_pass_the_budget_is_not_made(
     bad = await api.post("/jobs", json={"type": "sentiment", "payload": {"text": "x"},
                                         "max_tokens": 0})
     assert bad.status_code == 422 and "max_tokens" in bad.text
+
+
+@task("ledger_offline_chat", max_tokens=30, timeout_s=10, max_attempts=3)
+async def offline_chat(ctx: JobContext, data: dict) -> int:
+    """`calls` offline calls, each reserving its 1-token prompt plus 10 answer tokens."""
+    llm = llm_for(ctx, LLMSettings.from_env({"LLM_OFFLINE_DELAY_S": "0"}))
+    for _ in range(data["calls"]):
+        await llm.complete(ChatRequest([{"role": "user", "content": "hi"}], max_tokens=10))
+    return ctx.usage.total_tokens
+
+
+@pytest.fixture
+async def worker(settings: Settings) -> AsyncIterator[Worker]:
+    """A worker running in this process (for the task above), stopped at the end."""
+    w = Worker(settings, registry, concurrency=2)
+    run = asyncio.create_task(w.run())
+    yield w
+    w.request_stop()
+    await asyncio.wait_for(run, 30)
+
+
+@pytest.mark.usefixtures("worker")
+async def test_the_tasks_budget_applies_unless_the_job_sets_its_own(client: Client) -> None:
+    # Offline, a call uses 1 + ~17 estimated tokens: one fits the task's 30, two do not.
+    one = await client.enqueue("ledger_offline_chat", {"calls": 1})
+    two = await client.enqueue("ledger_offline_chat", {"calls": 2})
+    own = await client.enqueue("ledger_offline_chat", {"calls": 2}, max_tokens=1000)
+    tiny = await client.enqueue("ledger_offline_chat", {"calls": 1}, max_tokens=5)
+    rec = await client.wait(one.id, timeout_s=20)
+    assert rec["status"] == "succeeded", rec
+    per_call = rec["result"]
+    assert 15 < per_call <= 19
+    assert rec["usage"] == {"prompt_tokens": 1, "completion_tokens": per_call - 1, "calls": 1,
+                            "cost": None, "estimated": True}
+    rec = await client.wait(two.id, timeout_s=20)
+    assert rec["status"] == "failed" and rec["error"]["type"] == "budget", rec
+    assert rec["attempt"] == 1 and rec["usage"]["calls"] == 2  # counted, then stopped
+    rec = await client.wait(own.id, timeout_s=20)
+    assert rec["status"] == "succeeded" and rec["result"] == 2 * per_call, rec
+    rec = await client.wait(tiny.id, timeout_s=20)  # 11 reserved > 5: no call at all
+    assert rec["status"] == "failed" and rec["error"]["type"] == "budget", rec
+    assert "usage" not in rec
+
+
+def test_a_tasks_budget_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_tokens"):
+        task("ledger_bad_budget", max_tokens=0)
+
+
+async def test_bad_prices_are_refused_naming_the_variable() -> None:
+    with pytest.raises(ValueError, match="AGENTQ_LLM_PRICES"):
+        LLMSettings.from_env({"AGENTQ_LLM_PRICES": '{"m": {"prompt": "cheap"}}'})
+    table = LLMSettings.from_env({"AGENTQ_LLM_PRICES": '{"m": {"prompt": 1, "completion": 2}}'})
+    assert table.price_table() == {"m": (1.0, 2.0)}
 
 
 # -- the shared TPM limit -------------------------------------------------------------
