@@ -171,6 +171,9 @@ async def offline_chat(ctx: JobContext, data: dict) -> int:
     llm = llm_for(ctx, LLMSettings.from_env({"LLM_OFFLINE_DELAY_S": "0"}))
     for _ in range(data["calls"]):
         await llm.complete(ChatRequest([{"role": "user", "content": "hi"}], max_tokens=10))
+    if data.get("hold_s"):  # a progress write, then time for the test to read the record
+        await ctx.progress(50, "called")
+        await asyncio.sleep(data["hold_s"])
     return ctx.usage.total_tokens
 
 
@@ -205,6 +208,18 @@ async def test_the_tasks_budget_applies_unless_the_job_sets_its_own(client: Clie
     rec = await client.wait(tiny.id, timeout_s=20)  # 11 reserved > 5: no call at all
     assert rec["status"] == "failed" and rec["error"]["type"] == "budget", rec
     assert "usage" not in rec
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_progress_write_shows_the_usage_so_far(client: Client) -> None:
+    job = await client.enqueue("ledger_offline_chat", {"calls": 1, "hold_s": 1.0})
+    deadline = time.monotonic() + 10
+    while (rec := await client.get(job.id))["progress"] != 50:
+        assert time.monotonic() < deadline, rec
+        await asyncio.sleep(0.02)
+    assert rec["status"] == "running" and rec["usage"]["calls"] == 1, rec
+    done = await client.wait(job.id, timeout_s=10)
+    assert done["status"] == "succeeded" and done["usage"] == rec["usage"]
 
 
 def test_a_tasks_budget_must_be_positive() -> None:
