@@ -8,7 +8,9 @@ which reports token counts as OpenAI does (when a streamed request asks for them
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -25,6 +27,7 @@ from src.queue.settings import Settings
 from src.worker import JobContext, Retry, Worker, registry, task
 from src.worker.llm import LLM, ChatRequest, LLMSettings, OpenAICompatible, llm_for
 from src.worker.ratelimit import RateLimiter
+from tests.support import ROOT
 
 from .fake_openai import FakeOpenAI, Step
 from .test_agent_tasks_worker import remote
@@ -232,6 +235,13 @@ async def test_bad_prices_are_refused_naming_the_variable() -> None:
         LLMSettings.from_env({"AGENTQ_LLM_PRICES": '{"m": {"prompt": "cheap"}}'})
     table = LLMSettings.from_env({"AGENTQ_LLM_PRICES": '{"m": {"prompt": 1, "completion": 2}}'})
     assert table.price_table() == {"m": (1.0, 2.0)}
+    # A worker checks them at start: exit 2, the variable named, no job taken.
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "src.worker", "--burst", cwd=ROOT,
+        env={**os.environ, "AGENTQ_LLM_PRICES": "{not json", "REDIS_URL": "redis://127.0.0.1:1/0"},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2 and b"invalid setting AGENTQ_LLM_PRICES" in out, out
 
 
 # -- the shared TPM limit -------------------------------------------------------------
