@@ -17,7 +17,13 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from src.queue import TERMINAL, Client, RedisUnavailable, get_settings
-from src.queue.errors import InvalidPayload, RedisAuthFailed, UnknownTask
+from src.queue.errors import (
+    InvalidPayload,
+    JobConflict,
+    JobNotFound,
+    RedisAuthFailed,
+    UnknownTask,
+)
 from src.queue.redact import redact_url, scrub, url_secrets
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
@@ -161,7 +167,26 @@ async def _stats(client: Client, args: argparse.Namespace) -> int:
     _out(f"{'queue':<{width}} " + " ".join(f"{c:>9}" for c in cols))
     for q in queues["queues"]:
         _out(f"{q['name']:<{width}} " + " ".join(f"{q[c]:>9}" for c in cols))
-    _out(f"scheduled {queues['scheduled']}  dead {queues['dead']}  workers {queues['workers']}")
+    _out(f"scheduled {queues['scheduled']}  waiting {queues.get('waiting', 0)}  "
+         f"dead {queues['dead']}  workers {queues['workers']}")
+    return EXIT_OK
+
+
+async def _signal(client: Client, args: argparse.Namespace) -> int:
+    try:
+        data = json.loads(args.data)
+    except json.JSONDecodeError as exc:
+        sys.stderr.write(f"agentq: --data is not JSON: {exc}\n")
+        return EXIT_USAGE
+    try:
+        record = await client.signal(args.id, args.name, data)
+    except JobNotFound:
+        sys.stderr.write(f"agentq: job {args.id} not found\n")
+        return EXIT_NOT_FOUND
+    except JobConflict as exc:
+        sys.stderr.write(f"agentq: {exc}\n")
+        return EXIT_FAILED
+    _print_json(record)
     return EXIT_OK
 
 
@@ -204,6 +229,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="print a job's record")
     p.add_argument("id")
     p.set_defaults(run=_status)
+
+    p = sub.add_parser("signal", help="send a signal to a job waiting in ctx.wait_for(NAME)")
+    p.add_argument("id")
+    p.add_argument("name", help="the signal's name, e.g. approve")
+    p.add_argument("--data", default="null", help="the signal's JSON body (default: null)")
+    p.set_defaults(run=_signal)
 
     p = sub.add_parser("stats", help="counts per queue, scheduled, dead, workers")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -20,7 +20,7 @@ from src.api import errors, ratelimit, streams
 from src.api.deps import open_history
 from src.api.metrics import ApiMetrics
 from src.api.middleware import BodyLimitMiddleware, MetricsMiddleware
-from src.api.routes import health, history, jobs, queues, webhooks
+from src.api.routes import control, health, history, jobs, queues, webhooks
 from src.api.settings import ApiSettings, get_settings
 from src.queue import Client, logs, tracing
 from src.queue.registry import load_task_modules
@@ -130,7 +130,7 @@ def create_app(settings: ApiSettings | None = None, *, events_fanout: bool = Tru
 
     app.state.metrics = ApiMetrics()
     app.state.settings = settings
-    for module in (jobs, queues, webhooks, history, health):
+    for module in (jobs, control, queues, webhooks, history, health):
         app.include_router(module.router)
     errors.install(app, settings.retry_after_s)
 

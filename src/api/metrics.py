@@ -68,6 +68,7 @@ class _QueueCollector(Collector):
         yield totals
         for name, doc in (
             ("scheduled", "Jobs waiting for a delay or a retry back-off"),
+            ("waiting", "Jobs waiting for a signal (ctx.wait_for)"),
             ("dead", "Jobs in the dead-letter list"),
             ("workers", "Live workers"),
         ):

@@ -133,6 +133,14 @@ class UsagePublic(BaseModel):
 
 
 # Sent by every /jobs endpoint that answers with one job.
+class WaitingFor(BaseModel):
+    """What a `waiting` job waits for (`ctx.wait_for`)."""
+
+    name: str = Field(description="The signal's name", examples=["approve"])
+    until: Timestamp = Field(None, description="When the wait runs out (the task then gets "
+                                               "WaitTimeout)")
+
+
 class JobPublic(BaseModel):
     """A job record (CONTRACT §3)."""
 
@@ -153,6 +161,10 @@ class JobPublic(BaseModel):
     started_at: Timestamp = None
     finished_at: Timestamp = None
     worker: str | None = Field(None, description="The worker that runs or ran the current attempt")
+    waiting_for: WaitingFor | None = Field(
+        None, description="While `waiting`: the signal the job waits for; absent otherwise")
+    replay_of: str | None = Field(
+        None, description="The job this one replays (`POST /jobs/{id}/replay`); absent otherwise")
     max_tokens: int | None = Field(None, description="The job's LLM token budget, when it set one")
     usage: UsagePublic | None = Field(
         None, description="LLM tokens and cost so far; absent until the job's first LLM call")
@@ -235,6 +247,7 @@ class QueuesPublic(BaseModel):
                         }
                     ],
                     "scheduled": 0,
+                    "waiting": 1,
                     "dead": 1,
                     "workers": 2,
                 }
@@ -244,6 +257,7 @@ class QueuesPublic(BaseModel):
 
     queues: list[QueueStats]
     scheduled: int = Field(ge=0)
+    waiting: int = Field(0, ge=0, description="Jobs waiting for a signal (`ctx.wait_for`)")
     dead: int = Field(ge=0)
     workers: int = Field(ge=0)
 
@@ -288,3 +302,35 @@ class Ready(BaseModel):
         None, description="With a history database: `behind` while many ended jobs wait to be "
                           "archived (the database is away or slow)")
     history_backlog: int | None = Field(None, description="Ended jobs not yet archived")
+
+
+# Sent to POST /jobs/{id}/replay.
+class ReplayRequest(BaseModel):
+    """Run a job's task again as a new job, from one of its stored steps."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"from_step": "section-2"},
+                     {"from_step": "outline", "payload": {"topic": "Tides", "tone": "playful"}}]})
+
+    from_step: str = Field(min_length=1, max_length=200,
+                           description="The first step to run again; the steps before it are "
+                                       "copied from the original job")
+    payload: Any = Field(None, description="A new payload for the replay; the original's "
+                                           "when absent")
+
+
+class StepPublic(BaseModel):
+    """One stored step of a job, in completion order."""
+
+    name: str = Field(examples=["outline"])
+    result: Any = Field(None, description="What the step returned (JSON)")
+
+
+class StepsPublic(BaseModel):
+    """A job's stored steps (`ctx.step`, and `wait:{name}` for each signal a wait returned)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"steps": [
+        {"name": "outline", "result": ["Intro", "Tides", "Close"]},
+        {"name": "wait:approve", "result": {}}, {"name": "section-1", "result": "..."}]}]})
+
+    steps: list[StepPublic]

@@ -12,6 +12,7 @@ import orjson
 
 from . import tracing
 from .connection import connect
+from .control import Control
 from .errors import JobConflict, JobNotFound, atranslate_redis_errors
 from .fanout import EventHub
 from .keys import Keys
@@ -69,7 +70,7 @@ def _matcher(status: str | None, type: str | None, queue: str | None, since: str
     return match
 
 
-class Client(Overview):
+class Client(Overview, Control):
     """An asyncio client of one namespace on one Redis. Safe to share between tasks.
 
     `tasks` is the registry whose known task types are validated on enqueue (and whose

@@ -58,6 +58,16 @@ class Keys:
         return f"{self.prefix}:metrics"
 
     @property
+    def waiting(self) -> str:
+        """Jobs waiting for a signal, by the time their wait runs out (ms)."""
+        return f"{self.prefix}:waiting"
+
+    @property
+    def waiting_envelopes(self) -> str:
+        """The envelope of each waiting job, by job id."""
+        return f"{self.prefix}:waiting:envelopes"
+
+    @property
     def archive(self) -> str:
         return f"{self.prefix}:archive"
 
@@ -83,6 +93,9 @@ class Keys:
 
     def steps(self, job_id: str) -> str:
         return f"{self.prefix}:steps:{job_id}"
+
+    def signals(self, job_id: str) -> str:
+        return f"{self.prefix}:signals:{job_id}"
 
     def cancel(self, job_id: str) -> str:
         return f"{self.prefix}:cancel:{job_id}"

@@ -28,6 +28,8 @@ class Status(StrEnum):
     SCHEDULED = "scheduled"
     #: claimed and started by a worker
     RUNNING = "running"
+    #: suspended until a signal arrives (or its wait runs out); holds no worker
+    WAITING = "waiting"
     #: finished with a result
     SUCCEEDED = "succeeded"
     #: attempts used up, or failed for good (invalid input, lost, timeout)
@@ -111,6 +113,8 @@ class Envelope(BaseModel):
     max_tokens: int | None = Field(None, gt=0)
     #: the LLM usage of the attempts before this one (the record's `usage`), on retries
     usage: dict[str, Any] | None = None
+    #: the job this one replays (`POST /jobs/{id}/replay`)
+    replay_of: str | None = None
 
     def created(self) -> float:
         return self.created_at if self.created_at is not None else self.enqueued_at
@@ -144,7 +148,8 @@ def make_record(
     """The record for `env` in `status`, in the key order of CONTRACT §3.
 
     The options a retry must keep (`timeout_s`, `callback_url`, `traceparent`,
-    `max_tokens`) follow when they are set, and so does the LLM `usage` of earlier attempts.
+    `max_tokens`, `replay_of`) follow when they are set, and so does the LLM `usage` of
+    earlier attempts.
     """
     record = {
         "id": env.id,
@@ -173,6 +178,8 @@ def make_record(
         record["max_tokens"] = env.max_tokens
     if env.usage is not None:
         record["usage"] = env.usage
+    if env.replay_of is not None:
+        record["replay_of"] = env.replay_of
     return record
 
 
@@ -184,6 +191,7 @@ def envelope_of(record: dict[str, Any]) -> Envelope:
         timeout_s=record.get("timeout_s"), callback_url=record.get("callback_url"),
         traceparent=record.get("traceparent"), created_at=parse_iso(record.get("created_at")),
         max_tokens=record.get("max_tokens"),
+        replay_of=record.get("replay_of"),
     )
 
 
@@ -206,6 +214,7 @@ def event(kind: str, **fields: Any) -> str:
 
 
 def status_event(record: dict[str, Any]) -> str:
+    extra = {"waiting_for": record["waiting_for"]} if record.get("waiting_for") else {}
     return event(
         "status",
         status=record["status"],
@@ -213,4 +222,5 @@ def status_event(record: dict[str, Any]) -> str:
         message=record["message"],
         attempt=record["attempt"],
         error=record["error"],
+        **extra,
     )

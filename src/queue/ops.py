@@ -60,6 +60,28 @@ class Resubmitted(IntEnum):
     CHANGED = -5  # the record moved on since it was read, or a retry just happened
 
 
+class Suspended(IntEnum):
+    WAITING = 1
+    RESUMED = 2  # the signal had arrived already: queued again
+    NO_RECORD = -1
+    STALE = -2
+    CANCEL_REQUESTED = -3  # nothing written: cancel the attempt instead
+
+
+class Signalled(IntEnum):
+    STORED = 1
+    RESUMED = 2  # the job was waiting for it: queued again
+    NO_RECORD = -1
+    ENDED = -4
+    CHANGED = -5
+
+
+#: The body stored for a signal whose wait ran out (not JSON, so no sender can forge it).
+WAIT_TIMEOUT = b"!timeout"
+#: The field of a steps hash that keeps the order steps completed in.
+STEP_ORDER = "\0order"
+
+
 class Recovered(IntEnum):
     GONE = 0  # someone else took the envelope
     REQUEUED = 1
@@ -164,7 +186,8 @@ class Ops:
         return self._call(
             "cancel",
             [k.job(job_id), k.cancel(job_id), k.events(job_id), k.stats,
-             k.queue(record["queue"]), k.scheduled, k.callbacks, k.archive],
+             k.queue(record["queue"]), k.scheduled, k.callbacks, k.archive, k.waiting,
+             k.waiting_envelopes],
             [raw, dumps(cancelled), s.job_ttl_s, s.result_ttl_s, status_event(cancelled),
              EVENTS_MAX, f"{record['queue']}:cancelled", job_id, _callback(cancelled, now), now,
              s.archive_cap],
@@ -220,6 +243,42 @@ class Ops:
             [env.attempt, worker, dumps(record) if record is not None else "",
              self.settings.job_ttl_s, event_json, EVENTS_MAX],
             Fenced,
+        )
+
+    def step(self, env: Envelope, worker: str, name: str, result_json: bytes) -> Call[Fenced]:
+        """Store a durable step's result for this attempt (fenced), keeping the step order."""
+        k = self.keys
+        return self._call("step", [k.job(env.id), k.steps(env.id)],
+                          [env.attempt, worker, name, result_json, self.settings.job_ttl_s],
+                          Fenced)
+
+    def suspend(self, env: Envelope, raw: bytes, worker: str, processing: str,
+                waiting: dict[str, Any], queued: dict[str, Any], name: str,
+                until_ms: int) -> Call[Suspended]:
+        """Park the attempt until signal `name` (or `until_ms`), fenced by attempt."""
+        k, s = self.keys, self.settings
+        ttl = s.job_ttl_s + max(0, until_ms - _now_ms()) // 1000
+        return self._call(
+            "suspend",
+            [k.job(env.id), k.events(env.id), processing, k.signals(env.id), k.waiting,
+             k.waiting_envelopes, k.queue(env.queue), k.steps(env.id), k.cancel(env.id)],
+            [env.attempt, worker, raw, dumps(waiting), dumps(queued), ttl,
+             status_event(waiting), status_event(queued), EVENTS_MAX, env.id, name, until_ms],
+            Suspended,
+        )
+
+    def signal(self, record: dict[str, Any], name: str, body: bytes, event_json: str, *,
+               raw: bytes | None = None, queued: dict[str, Any] | None = None) -> Call[Signalled]:
+        """Store signal `name` for the job of `record`; with `raw` (the record as read, waiting
+        for this signal) and `queued`, put the job back on its queue in the same step."""
+        k, job_id = self.keys, record["id"]
+        return self._call(
+            "signal",
+            [k.job(job_id), k.events(job_id), k.signals(job_id), k.waiting, k.waiting_envelopes,
+             k.queue(record["queue"])],
+            [job_id, name, body, raw or "", dumps(queued) if queued else "", event_json,
+             status_event(queued) if queued else "", EVENTS_MAX, self.settings.job_ttl_s],
+            Signalled,
         )
 
     def finish(self, env: Envelope, raw: bytes, worker: str, processing: str,

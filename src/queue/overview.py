@@ -42,6 +42,7 @@ class Overview:
                 for w, _ in workers:
                     pipe.lrange(k.processing(w), 0, -1)
                 pipe.zcard(k.scheduled)
+                pipe.zcard(k.waiting)
                 pipe.llen(k.dead)
                 res = await pipe.execute()
         lengths, processing = res[: len(names)], res[len(names): len(names) + len(workers)]
@@ -59,7 +60,8 @@ class Overview:
              **{f: stats.get(f"{name}:{f}", 0) for f in fields}}
             for name, n in zip(names, lengths, strict=True)
         ]
-        return {"queues": queues, "scheduled": res[-2], "dead": res[-1], "workers": len(workers)}
+        return {"queues": queues, "scheduled": res[-3], "waiting": res[-2], "dead": res[-1],
+                "workers": len(workers)}
 
     async def observed(self) -> histograms.Observed:
         """Run-time and queue-wait histograms per task type, and failures by error type."""

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 from src.queue.registry import TaskDef, load_task_modules, registry, task
 
 from .context import JobContext
-from .errors import Fatal, Retry, UnknownTask
+from .errors import Fatal, Retry, UnknownTask, WaitTimeout
 
 if TYPE_CHECKING:
     from .runtime import Worker
 
-__all__ = ["Fatal", "JobContext", "Retry", "TaskDef", "UnknownTask", "Worker",
+__all__ = ["Fatal", "JobContext", "Retry", "TaskDef", "UnknownTask", "WaitTimeout", "Worker",
            "load_task_modules", "registry", "task"]
 
 

@@ -18,12 +18,15 @@ from src.queue import tracing
 from src.queue.errors import StaleAttempt
 from src.queue.keys import Keys
 from src.queue.models import Envelope, event
-from src.queue.ops import Fenced, Ops
+from src.queue.ops import WAIT_TIMEOUT, Fenced, Ops
 
+from .errors import Suspend, WaitTimeout
 from .ledger import Ledger
 
 T = TypeVar("T")
 _THREAD_CALL_TIMEOUT_S = 60.0
+#: A wait's default length: a day.
+WAIT_DEFAULT_S = 86_400.0
 
 log = logging.getLogger("agentq.worker")
 
@@ -104,6 +107,7 @@ class JobContext:
 
     def step(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run `fn(*args, **kwargs)` once per job: a retry returns the stored JSON result."""
+        _check_name(name)
         if threading.get_ident() == self._loop_thread:
             return self._step_async(name, fn, args, kwargs)
         with self._step_span(name) as span:
@@ -115,6 +119,35 @@ class JobContext:
             result = fn(*args, **kwargs)
             self._call_from_thread(self._step_put(name, result))
             return result
+
+    def wait_for(self, name: str, timeout_s: float = WAIT_DEFAULT_S) -> Any:
+        """The JSON body of signal `name` (`POST /jobs/{id}/signals/{name}`).
+
+        If it has come, it is returned at once (and kept as the step `wait:{name}`, so a
+        replay from a later step gets it again). Otherwise the attempt is parked: the job
+        becomes `waiting`, the worker's slot is freed, and when the signal arrives the task
+        runs again from the top (its steps return their stored results) and this call
+        returns the signal. When `timeout_s` passes first, it raises `WaitTimeout`.
+        """
+        _check_name(name)
+        if timeout_s <= 0:
+            raise ValueError("timeout_s must be > 0")
+        return self._dispatch(self._wait_for(name, timeout_s))
+
+    async def _wait_for(self, name: str, timeout_s: float) -> Any:
+        step = f"wait:{name}"
+        stored = await self._step_get(step)
+        if stored is not None:
+            return orjson.loads(stored)
+        body: bytes | None = await self._ops.redis.hget(self.keys.signals(self.job_id), name)
+        if body is None:
+            raise Suspend(name, time.time() + timeout_s)
+        if body == WAIT_TIMEOUT:
+            raise WaitTimeout(name)
+        value = orjson.loads(body)
+        await self._step_put(step, value)
+        self.log.info("signal %s received", name)
+        return value
 
     def _step_span(self, name: str) -> AbstractContextManager[Span | None]:
         """The step's span (within the attempt's), or nothing while tracing is off."""
@@ -141,7 +174,9 @@ class JobContext:
         await self._write(rec, event("progress", progress=percent, message=message))
 
     async def _write(self, record: dict[str, Any] | None, event_json: str) -> None:
-        code = await self._ops.progress(self._env, self._worker_id, record, event_json)
+        self._fenced(await self._ops.progress(self._env, self._worker_id, record, event_json))
+
+    def _fenced(self, code: Fenced) -> None:
         if code is not Fenced.OK:
             raise StaleAttempt(f"job {self.job_id} attempt {self.attempt} no longer belongs to "
                                f"{self._worker_id}")
@@ -151,11 +186,7 @@ class JobContext:
         return result
 
     async def _step_put(self, name: str, result: Any) -> None:
-        key = self.keys.steps(self.job_id)
-        async with self._ops.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, name, orjson.dumps(result))
-            pipe.expire(key, self._ops.settings.job_ttl_s)
-            await pipe.execute()
+        self._fenced(await self._ops.step(self._env, self._worker_id, name, orjson.dumps(result)))
 
     async def _step_async(self, name: str, fn: Callable[..., Any], args: tuple[Any, ...],
                           kwargs: dict[str, Any]) -> Any:
@@ -173,3 +204,10 @@ class JobContext:
             await self._step_put(name, result)
             self.log.info("step %s done in %.2fs", name, time.monotonic() - started)
             return result
+
+
+def _check_name(name: str) -> None:
+    """Step and signal names: 1–200 characters, no newline, not starting with NUL."""
+    if not name or len(name) > 200 or "\n" in name or name.startswith("\0"):
+        raise ValueError(f"invalid step or signal name {name[:50]!r}: 1–200 characters, "
+                         "no newline")

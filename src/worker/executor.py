@@ -18,10 +18,10 @@ from pydantic import ValidationError
 
 from src.queue import logs, tracing
 from src.queue.errors import StaleAttempt
-from src.queue.models import Envelope, ErrorType, error
+from src.queue.models import Envelope, error
 from src.queue.registry import Registry
 
-from .errors import BudgetExceeded, Fatal, Retry
+from .errors import BudgetExceeded, Fatal, Retry, Suspend, WaitTimeout
 from .outcome import Outcome, Running, describe
 
 
@@ -36,8 +36,8 @@ def outcome_name(env: Envelope, out: Outcome) -> str:
         return "succeeded"
     if will_retry(env, out):
         return "retrying"
-    return {"cancelled": "cancelled", "putback": "put back", "stale": "stale"}.get(
-        out.kind, "failed")
+    return {"cancelled": "cancelled", "putback": "put back", "stale": "stale",
+            "wait": "waiting"}.get(out.kind, "failed")
 
 
 async def run_attempt(run: Running, registry: Registry) -> Outcome:
@@ -93,22 +93,32 @@ async def _run(run: Running, registry: Registry) -> Outcome:
                 result = await asyncio.to_thread(taskdef.fn, ctx, data)
         orjson.dumps(result)  # a result that cannot be stored fails here, not in the finisher
         return Outcome("ok", result=result)
-    except TimeoutError:
-        return Outcome("fail", error=error("timeout", f"timed out after {timeout:g}s"),
-                       retryable=True)
     except asyncio.CancelledError:
         if run.stop_reason == "cancel":
             return Outcome("cancelled", error=error("cancelled", "cancelled by request"))
         if run.stop_reason == "shutdown":
             return Outcome("putback")
         raise
-    except Retry as exc:
+    except (Exception, Suspend, SystemExit, KeyboardInterrupt) as exc:  # task code must not
+        return _ended_by(exc, timeout)                                    # stop us
+
+
+def _ended_by(exc: BaseException, timeout: float) -> Outcome:
+    """The outcome of an attempt whose task raised `exc`."""
+    if isinstance(exc, TimeoutError):
+        return Outcome("fail", error=error("timeout", f"timed out after {timeout:g}s"),
+                       retryable=True)
+    if isinstance(exc, Retry):
         return Outcome("retry", error=error("exception", describe(exc)), retryable=True,
                        after_s=exc.after_s)
-    except StaleAttempt:
+    if isinstance(exc, StaleAttempt):
         return Outcome("stale")
-    except Fatal as exc:  # no retry; a budget passed has its own error type
-        kind: ErrorType = "budget" if isinstance(exc, BudgetExceeded) else "exception"
-        return Outcome("fail", error=error(kind, describe(exc)))
-    except (Exception, SystemExit, KeyboardInterrupt) as exc:  # task code must not stop us
-        return Outcome("fail", error=error("exception", describe(exc)), retryable=True)
+    if isinstance(exc, Suspend):
+        return Outcome("wait", wait=(exc.name, exc.until))
+    if isinstance(exc, WaitTimeout):
+        return Outcome("fail", error=error("timeout", describe(exc)))
+    if isinstance(exc, BudgetExceeded):  # no retry either: it would pass the budget again
+        return Outcome("fail", error=error("budget", describe(exc)))
+    if isinstance(exc, Fatal):
+        return Outcome("fail", error=error("exception", describe(exc)))
+    return Outcome("fail", error=error("exception", describe(exc)), retryable=True)

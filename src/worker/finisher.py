@@ -22,7 +22,7 @@ from typing import Any
 from src.queue import histograms, tracing
 from src.queue.connection import REDIS_DOWN
 from src.queue.models import Status, error, iso
-from src.queue.ops import Call, Fenced, Ops
+from src.queue.ops import Call, Fenced, Ops, Suspended
 
 from .executor import outcome_name, will_retry
 from .outcome import Outcome, Running
@@ -58,6 +58,12 @@ class Finisher:
         ops, me, proc = self.ops, self.worker_id, self.processing
         if out.kind == "putback":
             return recover_call(ops, proc, run.raw, env, lost=False, current=rec)
+        if out.kind == "wait" and out.wait is not None:
+            name, until = out.wait
+            waiting = {**rec, "status": Status.WAITING.value, "message": f"waiting for {name}",
+                       "waiting_for": {"name": name, "until": iso(until)}}
+            queued = {**rec, "status": Status.QUEUED.value, "message": f"signal {name} received"}
+            return ops.suspend(env, run.raw, me, proc, waiting, queued, name, int(until * 1000))
         run_s = time.monotonic() - run.started
         failed = out.error["type"] if out.error and out.kind in ("fail", "retry") else None
         observe = histograms.observations(env.type, run_s, now - run_s - env.enqueued_at,
@@ -104,6 +110,10 @@ class Finisher:
                 delay = min(delay * 2, 5.0)
                 continue
             for (run, out), code in zip(batch, results, strict=True):
+                if code is Suspended.CANCEL_REQUESTED:  # cancel the attempt instead of parking
+                    self.add(run, Outcome("cancelled", error=error("cancelled",
+                                                                   "cancelled by request")))
+                    continue
                 self.finished += 1
                 if out.kind != "putback" and code in (Fenced.STALE, Fenced.NO_RECORD):
                     log.warning("job %s attempt %d: result refused (attempt no longer owns "

@@ -13,8 +13,9 @@ from .context import JobContext
 
 #: ok: a result · fail: an error (retried while `retryable` and attempts are left) ·
 #: retry: the task asked for one · cancelled: by request · putback: a stopping worker
-#: hands the attempt back unchanged · stale: the attempt no longer owns the job
-OutcomeKind = Literal["ok", "fail", "retry", "cancelled", "putback", "stale"]
+#: hands the attempt back unchanged · stale: the attempt no longer owns the job ·
+#: wait: parked until a signal (`wait` names it and the wait's end, epoch seconds)
+OutcomeKind = Literal["ok", "fail", "retry", "cancelled", "putback", "stale", "wait"]
 
 
 @dataclass(slots=True)
@@ -24,6 +25,7 @@ class Outcome:
     error: dict[str, str] | None = None
     retryable: bool = False
     after_s: float | None = None
+    wait: tuple[str, float] | None = None
 
 
 @dataclass(slots=True)

@@ -26,6 +26,7 @@ from redis import exceptions as redis_errors
 
 from src.history import History
 from src.queue.connection import REDIS_DOWN, connect
+from src.queue.control import wake_due
 from src.queue.keys import Keys
 from src.queue.models import Envelope, error
 from src.queue.ops import Ops
@@ -44,7 +45,8 @@ from .recovery import Recovery
 
 log = logging.getLogger("agentq.worker")
 
-_MAINTENANCE_EVERY_S = 0.25  # promotion of due jobs, callbacks; recovery once a heartbeat
+_MAINTENANCE_EVERY_S = 0.25  # promotion of due jobs, ended waits, callbacks; recovery
+                             # once a heartbeat
 _CANCEL_WAIT_S = 5.0         # how long cancelled tasks get to unwind
 TASK_THREAD_PREFIX = "agentq-task"
 
@@ -273,6 +275,7 @@ class Worker:
         while not self._stop.is_set():
             try:
                 await self.recovery.promote_due()
+                await wake_due(self.ops)
                 await self.callbacks.poll()
                 if time.monotonic() >= next_recovery:
                     next_recovery = time.monotonic() + self.settings.heartbeat_s

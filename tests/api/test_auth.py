@@ -20,6 +20,9 @@ JOB_CALLS = [
     ("GET", "/jobs/01JD6Z5Q3M8X4K2V7B9N0C1D2E/events", None),
     ("POST", "/jobs/01JD6Z5Q3M8X4K2V7B9N0C1D2E/cancel", None),
     ("POST", "/jobs/01JD6Z5Q3M8X4K2V7B9N0C1D2E/retry", None),
+    ("POST", "/jobs/01JD6Z5Q3M8X4K2V7B9N0C1D2E/signals/approve", {}),
+    ("GET", "/jobs/01JD6Z5Q3M8X4K2V7B9N0C1D2E/steps", None),
+    ("POST", "/jobs/01JD6Z5Q3M8X4K2V7B9N0C1D2E/replay", {"from_step": "a"}),
     ("GET", "/workers", None),  # it lists the ids of running jobs
 ]
 

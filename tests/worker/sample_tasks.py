@@ -72,3 +72,45 @@ async def stubborn(ctx: JobContext, data: dict) -> None:
 @task("hung_thread", timeout_s=0.5, max_attempts=1)
 def hung_thread(ctx: JobContext, data: dict) -> None:
     time.sleep(20)
+
+
+# -- waits for signals, and replay ------------------------------------------------------
+
+async def _side_effect(ctx: JobContext, name: str) -> str:
+    """A step body whose runs are counted in Redis (the test reads the counter)."""
+    await ctx.redis.incr(f"test:{ctx.job_id}:{name}")
+    return name
+
+
+@task("review_flow", max_attempts=1, timeout_s=30)
+async def review_flow(ctx: JobContext, data: dict) -> dict:
+    """draft → wait for `approve` → publish; `pre_s` sleeps before the wait."""
+    draft = await ctx.step("draft", _side_effect, ctx, "draft")
+    await asyncio.sleep(data.get("pre_s", 0))
+    decision = await ctx.wait_for("approve", timeout_s=data.get("wait_s", 60))
+    published = await ctx.step("publish", _side_effect, ctx, "publish")
+    return {"decision": decision, "steps": [draft, published], "attempt": ctx.attempt}
+
+
+@task("review_or_give_up", max_attempts=1, timeout_s=30)
+async def review_or_give_up(ctx: JobContext, data: dict) -> dict:
+    """Like review_flow, but a wait that runs out is caught."""
+    from src.worker import WaitTimeout
+
+    try:
+        return {"decision": await ctx.wait_for("approve", timeout_s=data.get("wait_s", 1))}
+    except WaitTimeout:
+        return {"decision": None, "timed_out": True}
+
+
+@task("three_steps", max_attempts=1, timeout_s=30)
+async def three_steps(ctx: JobContext, data: dict) -> dict:
+    """Three counted steps; the last one shows the payload's `tone`."""
+    out = [await ctx.step(f"s{i}", _side_effect, ctx, f"s{i}") for i in (1, 2, 3)]
+    return {"steps": out, "tone": data.get("tone")}
+
+
+@task("sync_review", max_attempts=1, timeout_s=30)
+def sync_review(ctx: JobContext, data: dict) -> dict:
+    """A sync task (in a thread) that waits for a signal."""
+    return {"decision": ctx.wait_for("approve", timeout_s=60)}

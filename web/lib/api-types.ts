@@ -107,6 +107,73 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/jobs/{job_id}/signals/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a signal to a job
+         * @description Store the signal (any JSON body) for the job's `ctx.wait_for(name)`.
+         *
+         *     A job `waiting` for it goes back to its queue and its task runs again from the top,
+         *     its completed steps reused; a job that has not reached the wait yet finds the signal
+         *     there. Answers the job's record as it is now; 409 once the job has ended.
+         */
+        post: operations["send_signal_jobs__job_id__signals__name__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/{job_id}/steps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A job's stored steps
+         * @description The results of the job's durable steps (`ctx.step`, and `wait:{name}` for each signal a
+         *     wait returned) in the order they completed; empty once the job's TTL has run out.
+         */
+        get: operations["job_steps_jobs__job_id__steps_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/{job_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a job again from one of its steps
+         * @description A new job (`replay_of` names the original) whose steps before `from_step` are copied
+         *     from the original, so only the steps from there on run again; `payload` replaces the
+         *     original's when given. The original is left as it is.
+         */
+        post: operations["replay_job_jobs__job_id__replay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/queues": {
         parameters: {
             query?: never;
@@ -483,6 +550,13 @@ export interface components {
              * @description The worker that runs or ran the current attempt
              */
             worker?: string | null;
+            /** @description While `waiting`: the signal the job waits for; absent otherwise */
+            waiting_for?: components["schemas"]["WaitingFor"] | null;
+            /**
+             * Replay Of
+             * @description The job this one replays (`POST /jobs/{id}/replay`); absent otherwise
+             */
+            replay_of?: string | null;
             /**
              * Max Tokens
              * @description The job's LLM token budget, when it set one
@@ -552,6 +626,7 @@ export interface components {
          *         }
          *       ],
          *       "scheduled": 0,
+         *       "waiting": 1,
          *       "workers": 2
          *     }
          */
@@ -560,6 +635,12 @@ export interface components {
             queues: components["schemas"]["QueueStats"][];
             /** Scheduled */
             scheduled: number;
+            /**
+             * Waiting
+             * @description Jobs waiting for a signal (`ctx.wait_for`)
+             * @default 0
+             */
+            waiting?: number;
             /** Dead */
             dead: number;
             /** Workers */
@@ -597,6 +678,32 @@ export interface components {
              */
             history_backlog?: number | null;
         };
+        /**
+         * ReplayRequest
+         * @description Run a job's task again as a new job, from one of its stored steps.
+         * @example {
+         *       "from_step": "section-2"
+         *     }
+         * @example {
+         *       "from_step": "outline",
+         *       "payload": {
+         *         "tone": "playful",
+         *         "topic": "Tides"
+         *       }
+         *     }
+         */
+        ReplayRequest: {
+            /**
+             * From Step
+             * @description The first step to run again; the steps before it are copied from the original job
+             */
+            from_step: string;
+            /**
+             * Payload
+             * @description A new payload for the replay; the original's when absent
+             */
+            payload?: unknown;
+        };
         /** RunTimes */
         RunTimes: {
             /** Type */
@@ -612,7 +719,51 @@ export interface components {
          * Status
          * @enum {string}
          */
-        Status: "queued" | "scheduled" | "running" | "succeeded" | "failed" | "cancelled";
+        Status: "queued" | "scheduled" | "running" | "waiting" | "succeeded" | "failed" | "cancelled";
+        /**
+         * StepPublic
+         * @description One stored step of a job, in completion order.
+         */
+        StepPublic: {
+            /**
+             * Name
+             * @example outline
+             */
+            name: string;
+            /**
+             * Result
+             * @description What the step returned (JSON)
+             */
+            result?: unknown;
+        };
+        /**
+         * StepsPublic
+         * @description A job's stored steps (`ctx.step`, and `wait:{name}` for each signal a wait returned).
+         * @example {
+         *       "steps": [
+         *         {
+         *           "name": "outline",
+         *           "result": [
+         *             "Intro",
+         *             "Tides",
+         *             "Close"
+         *           ]
+         *         },
+         *         {
+         *           "name": "wait:approve",
+         *           "result": {}
+         *         },
+         *         {
+         *           "name": "section-1",
+         *           "result": "..."
+         *         }
+         *       ]
+         *     }
+         */
+        StepsPublic: {
+            /** Steps */
+            steps: components["schemas"]["StepPublic"][];
+        };
         /**
          * UsagePublic
          * @description The LLM usage of a job, over all its attempts.
@@ -650,6 +801,24 @@ export interface components {
             input?: unknown;
             /** Context */
             ctx?: Record<string, never>;
+        };
+        /**
+         * WaitingFor
+         * @description What a `waiting` job waits for (`ctx.wait_for`).
+         */
+        WaitingFor: {
+            /**
+             * Name
+             * @description The signal's name
+             * @example approve
+             */
+            name: string;
+            /**
+             * Until
+             * Format: date-time
+             * @description When the wait runs out (the task then gets WaitTimeout)
+             */
+            until?: string | null;
         };
         /**
          * WebhookAccepted
@@ -1100,6 +1269,198 @@ export interface operations {
             };
         };
     };
+    send_signal_jobs__job_id__signals__name__post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Job id (a ULID) */
+                job_id: string;
+                /** @description The signal's name, as the task waits for it */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": unknown;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobPublic"];
+                };
+            };
+            /** @description Missing or wrong API key (when AGENTQ_API_KEYS is set) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unknown or expired job */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The job has ended */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Body is not storable JSON */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Redis is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    job_steps_jobs__job_id__steps_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Job id (a ULID) */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StepsPublic"];
+                };
+            };
+            /** @description Missing or wrong API key (when AGENTQ_API_KEYS is set) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unknown or expired job */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Redis is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    replay_job_jobs__job_id__replay_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Job id (a ULID) */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplayRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobPublic"];
+                };
+            };
+            /** @description Missing or wrong API key (when AGENTQ_API_KEYS is set) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unknown or expired job */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description `from_step` is not a stored step, or the payload does not fit the task */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Redis is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
     get_queues_queues_get: {
         parameters: {
             query?: never;
@@ -1369,4 +1730,4 @@ type ReadonlyArray<T> = [
 export const jobErrorPublicTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobErrorPublic"]["type"]> = ["exception", "timeout", "lost", "cancelled", "invalid", "budget"];
 export const readyStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Ready"]["status"]> = ["ready", "unavailable"];
 export const readyHistoryAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Ready"]["history"]> = ["ok", "behind"];
-export const statusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Status"]> = ["queued", "scheduled", "running", "succeeded", "failed", "cancelled"];
+export const statusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Status"]> = ["queued", "scheduled", "running", "waiting", "succeeded", "failed", "cancelled"];

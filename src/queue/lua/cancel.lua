@@ -1,6 +1,7 @@
 --[[
-  Cancel a job. A queued or scheduled job becomes `cancelled` at once and its envelope
-  leaves the queue (or the scheduled set), so it never runs and is no longer counted;
+  Cancel a job. A queued, scheduled or waiting job becomes `cancelled` at once and its
+  envelope leaves the queue (or the scheduled or waiting set), so it never runs and is
+  no longer counted;
   for a running job the cancel flag is set and its worker cancels it within one
   heartbeat. Finding the envelope reads the list in chunks: O(length of that queue).
 
@@ -13,8 +14,10 @@
     KEYS[6] scheduled set {ns}:scheduled
     KEYS[7] callbacks     {ns}:callbacks
     KEYS[8] archive list  {ns}:archive
+    KEYS[9] waiting set   {ns}:waiting
+    KEYS[10] waiting envelopes {ns}:waiting:envelopes
     ARGV[1] the record JSON the caller read (compare-and-set guard)
-    ARGV[2] cancelled record JSON (used when queued or scheduled)
+    ARGV[2] cancelled record JSON (used when queued, scheduled or waiting)
     ARGV[3] record TTL in seconds (for the flag)
     ARGV[4] result TTL in seconds
     ARGV[5] cancelled event JSON
@@ -48,7 +51,10 @@ local function names_job(env)
   return string.find(env, needles[1], 1, true) or string.find(env, needles[2], 1, true)
 end
 local chunk = 500
-if status == 'queued' then
+if status == 'waiting' then
+  redis.call('ZREM', KEYS[9], id)
+  redis.call('HDEL', KEYS[10], id)
+elseif status == 'queued' then
   local n = redis.call('LLEN', KEYS[5])
   local found = false
   for start = 0, n - 1, chunk do
