@@ -28,6 +28,11 @@ disable_created_metrics()  # no `*_created` series: they double the output for n
 
 _QUEUE_TOTALS = ("enqueued", "succeeded", "failed", "retried", "recovered", "cancelled")
 
+#: the most tenants, and the most models, `/metrics` shows by name: those with the most
+#: tokens; the rest are summed under "_other", so a crowd of tenants cannot swell a scrape
+MAX_LLM_LABEL_VALUES = 20
+OTHER = "_other"
+
 
 class _QueueCollector(Collector):
     """Turns the latest `GET /queues` snapshot into metric families."""
@@ -108,6 +113,44 @@ class _ObservedCollector(Collector):
         yield families["run"]
         yield families["wait"]
         yield failures
+        yield from _llm_families(observed.llm if observed is not None else {})
+
+
+def _top(totals: dict[str, int]) -> set[str]:
+    ranked = sorted(totals, key=lambda name: (-totals[name], name))
+    return set(ranked[:MAX_LLM_LABEL_VALUES])
+
+
+def _llm_families(llm: dict[tuple[str, str, str], list[int]]) -> Iterator[Metric]:
+    """LLM tokens, calls and cost by task type, tenant and model (histograms.LLM_KINDS)."""
+    tenants: dict[str, int] = {}
+    models: dict[str, int] = {}
+    for (_, tenant, model), counts in llm.items():
+        tenants[tenant] = tenants.get(tenant, 0) + counts[0] + counts[1]
+        models[model] = models.get(model, 0) + counts[0] + counts[1]
+    shown_tenants, shown_models = _top(tenants), _top(models)
+    folded: dict[tuple[str, str, str], list[int]] = {}
+    for (type_, tenant, model), counts in llm.items():
+        key = (type_, tenant if tenant in shown_tenants else OTHER,
+               model if model in shown_models else OTHER)
+        into = folded.setdefault(key, [0] * len(counts))
+        for i, n in enumerate(counts):
+            into[i] += n
+    labels = ["type", "tenant", "model"]
+    families = [
+        CounterMetricFamily("agentq_llm_prompt_tokens", "LLM prompt tokens used by jobs",
+                            labels=labels),
+        CounterMetricFamily("agentq_llm_completion_tokens",
+                            "LLM completion tokens used by jobs", labels=labels),
+        CounterMetricFamily("agentq_llm_calls", "LLM calls made by jobs", labels=labels),
+        CounterMetricFamily("agentq_llm_cost_usd",
+                            "Cost of jobs' LLM calls in US dollars (AGENTQ_LLM_PRICES)",
+                            labels=labels),
+    ]
+    for key, counts in sorted(folded.items()):
+        for i, family in enumerate(families):
+            family.add_metric(list(key), counts[i] / 1e9 if i == 3 else counts[i])
+    yield from families
 
 
 class ApiMetrics:

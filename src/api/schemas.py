@@ -90,6 +90,12 @@ class JobCreate(BaseModel):
     timeout_s: float | None = Field(
         None, gt=0, le=7 * 86_400, description="Seconds one attempt may run (default: the task's)"
     )
+    max_tokens: int | None = Field(
+        None, gt=0, le=10**12,
+        description="Most LLM tokens (prompt + completion) the job may use over all its "
+                    "attempts; past it the job fails with error type `budget` (default: the "
+                    "task's, else no budget)",
+    )
     delay_s: float = Field(
         0, ge=0, le=30 * 86_400, description="Run no earlier than this many seconds from now"
     )
@@ -113,7 +119,7 @@ class JobCreate(BaseModel):
 
 
 class JobErrorPublic(BaseModel):
-    type: Literal["exception", "timeout", "lost", "cancelled", "invalid"]
+    type: Literal["exception", "timeout", "lost", "cancelled", "invalid", "budget"]
     message: str
 
 
@@ -122,6 +128,18 @@ class JobSchedulePublic(BaseModel):
     tick: str = Field(description="The tick (ISO UTC) the job was enqueued for",
                       examples=["2026-11-22T08:00:00.000Z"],
                       json_schema_extra={"format": "date-time"})
+class UsagePublic(BaseModel):
+    """The LLM usage of a job, over all its attempts."""
+
+    prompt_tokens: int = Field(ge=0)
+    completion_tokens: int = Field(ge=0)
+    calls: int = Field(ge=0, description="LLM calls that got an answer")
+    cost: float | None = Field(
+        None, description="US dollars from AGENTQ_LLM_PRICES; null when no model used had a "
+                          "price")
+    estimated: bool | None = Field(
+        None, description="true when some call's counts were estimated (the server reported "
+                          "none); absent otherwise")
 
 
 # Sent by every /jobs endpoint that answers with one job.
@@ -160,6 +178,9 @@ class JobPublic(BaseModel):
     concurrency_key: str | None = Field(
         None, description="The key the job shares the workers fairly under (by default its "
                           "tenant); absent for the default tenant's jobs without one")
+    max_tokens: int | None = Field(None, description="The job's LLM token budget, when it set one")
+    usage: UsagePublic | None = Field(
+        None, description="LLM tokens and cost so far; absent until the job's first LLM call")
     archived: bool | None = Field(
         None, description="true when the record comes from the history database (Redis no "
                           "longer holds the job); absent otherwise")

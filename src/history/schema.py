@@ -32,6 +32,11 @@ jobs = Table(
     Column("run_s", Float),
     Column("worker", String(200)),
     Column("events", Integer, nullable=False),
+    #: the job's LLM usage (the record's `usage`): tokens, and cost in US dollars (null
+    #: without a price); null for a job that made no LLM call (revision 0003)
+    Column("prompt_tokens", Integer),
+    Column("completion_tokens", Integer),
+    Column("cost", Float),
     #: the record as `GET /jobs/{id}` showed it, to answer with the same shape
     Column("record", JSON, nullable=False),
     #: lower-cased payload JSON and error message, for `GET /jobs?q=`

@@ -61,6 +61,7 @@ def job_row(record: dict[str, Any], events: int) -> dict[str, Any]:
     created, started, finished = (utc(record.get("created_at")), utc(record.get("started_at")),
                                   utc(record.get("finished_at")))
     error = record.get("error") or {}
+    usage = record.get("usage") or {}
     search = (dumps(record.get("payload")) + "\n" + (error.get("message") or "")).lower()
     return {
         "id": record["id"], "type": record["type"], "queue": record["queue"],
@@ -73,6 +74,8 @@ def job_row(record: dict[str, Any], events: int) -> dict[str, Any]:
         "started_at": started, "finished_at": finished,
         "queue_wait_s": _seconds(created, started), "run_s": _seconds(started, finished),
         "worker": record.get("worker"), "events": events, "record": record, "search": search,
+        "prompt_tokens": usage.get("prompt_tokens"),
+        "completion_tokens": usage.get("completion_tokens"), "cost": usage.get("cost"),
         "archived_at": datetime.now(UTC).replace(tzinfo=None),
     }
 

@@ -142,6 +142,7 @@ class Client(Overview, Control):
         callback_url: str | None = None, job_id: str | None = None,
         traceparent: str | None = None, tenant: str | None = None,
         schedule: dict[str, str] | None = None, concurrency_key: str | None = None,
+        max_tokens: int | None = None,
     ) -> tuple[Any, dict[str, Any]]:
         payload = {} if payload is None else payload
         if tenant is not None and not TENANT_PATTERN.fullmatch(tenant):
@@ -159,6 +160,7 @@ class Client(Overview, Control):
             # fair shares between tenants by default; the default tenant's jobs share the
             # queue's own list, which takes its turn like a key
             concurrency_key=concurrency_key or (None if tenant == DEFAULT_TENANT else tenant),
+            max_tokens=max_tokens,
         )
         due_ms = int((now + delay_s) * 1000) if delay_s > 0 else 0
         record = make_record(env, Status.SCHEDULED if due_ms else Status.QUEUED, attempt=0)

@@ -10,6 +10,10 @@ same script, only when the write is accepted. `observations()` spells the fields
     wait:<le>:<type>         the same for the queue wait (enqueue, or the retry's
     wait_ms:<type>           scheduling, to the start of the attempt)
     fail:<error>:<type>      attempts that failed, by error type (exception, timeout, ...)
+    llm_<kind>:<labels>      LLM usage of attempts (`llm_observations`): kind is prompt or
+                             completion (tokens), calls, or cost_nusd (cost in billionths of
+                             a US dollar, to stay an integer); labels is the JSON array
+                             [type, tenant, model] (a model name may hold any character)
 
 Buckets are not cumulative in Redis (one `HINCRBY` an observation); `read()` adds them
 up. The bucket bounds travel in the field names, so a change of bounds never misreads
@@ -21,6 +25,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 #: seconds; agent jobs run from a fraction of a second to an hour
 RUN_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
@@ -49,6 +55,22 @@ def observations(type: str, run_s: float, wait_s: float,
     return out
 
 
+#: the `llm_<kind>` fields, in the order `Observed.llm` holds them
+LLM_KINDS = ("prompt", "completion", "calls", "cost_nusd")
+
+
+def llm_observations(type: str, tenant: str, model: str, prompt_tokens: int,
+                     completion_tokens: int, calls: int, cost_nusd: int) -> list[str | int]:
+    """The `HINCRBY` field/increment pairs (flat) for one attempt's use of one model."""
+    labels = orjson.dumps([type, tenant, model]).decode()
+    out: list[str | int] = []
+    for kind, n in zip(LLM_KINDS, (prompt_tokens, completion_tokens, calls, cost_nusd),
+                       strict=True):
+        if n:
+            out += [f"llm_{kind}:{labels}", int(n)]
+    return out
+
+
 @dataclass
 class Histogram:
     """One histogram: cumulative `(le, count)` buckets ending with `+Inf`, and the sum."""
@@ -67,6 +89,8 @@ class Observed:
 
     histograms: dict[tuple[str, str], Histogram] = field(default_factory=dict)
     failures: dict[tuple[str, str], int] = field(default_factory=dict)  # (type, error) -> n
+    #: (type, tenant, model) -> counts in the order of LLM_KINDS
+    llm: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
 
 
 def _text(value: Any) -> str:
@@ -81,6 +105,9 @@ def read(fields: dict[Any, Any]) -> Observed:
     for raw_name, raw_value in fields.items():
         name, value = _text(raw_name), int(raw_value)
         kind, _, rest = name.partition(":")
+        if kind.startswith("llm_"):
+            _read_llm(out, kind[4:], rest, value)
+            continue
         if kind in ("run_ms", "wait_ms"):
             sums[(kind[:-3], rest)] = value
             continue
@@ -102,3 +129,14 @@ def read(fields: dict[Any, Any]) -> Observed:
             buckets.append((le, total))
         out.histograms[key] = Histogram(buckets, sums.get(key, 0) / 1000)
     return out
+
+
+def _read_llm(out: Observed, kind: str, labels: str, value: int) -> None:
+    if kind not in LLM_KINDS:
+        return
+    try:
+        type, tenant, model = (str(x) for x in orjson.loads(labels))
+    except (orjson.JSONDecodeError, TypeError, ValueError):
+        return
+    counts = out.llm.setdefault((type, tenant, model), [0] * len(LLM_KINDS))
+    counts[LLM_KINDS.index(kind)] += value

@@ -54,7 +54,8 @@ def tenant_of(job: Any) -> str:
     tenant = job.get("tenant") if isinstance(job, Mapping) else None
     return tenant if isinstance(tenant, str) and tenant else DEFAULT_TENANT
 
-ErrorType = Literal["exception", "timeout", "lost", "cancelled", "invalid"]
+
+ErrorType = Literal["exception", "timeout", "lost", "cancelled", "invalid", "budget"]
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -127,6 +128,10 @@ class Envelope(BaseModel):
     callback_url: str | None = None
     #: W3C trace context of the span that enqueued the job; every attempt continues it
     traceparent: str | None = None
+    #: most LLM tokens the job may use over all its attempts; None means the task's own
+    max_tokens: int | None = Field(None, gt=0)
+    #: the LLM usage of the attempts before this one (the record's `usage`), on retries
+    usage: dict[str, Any] | None = None
     #: the job this one replays (`POST /jobs/{id}/replay`)
     replay_of: str | None = None
     #: the tenant that created the job (CONTRACT §2); absent: the default tenant. Not
@@ -167,7 +172,8 @@ def make_record(
     """The record for `env` in `status`, in the key order of CONTRACT §3.
 
     The options a retry must keep (`timeout_s`, `callback_url`, `traceparent`,
-    `replay_of`, `tenant`) follow when they are set.
+    `replay_of`, `tenant`, `max_tokens`) follow when they are set, and so does the LLM
+    `usage` of earlier attempts.
     """
     record = {
         "id": env.id,
@@ -192,6 +198,10 @@ def make_record(
         record["callback_url"] = env.callback_url
     if env.traceparent is not None:
         record["traceparent"] = env.traceparent
+    if env.max_tokens is not None:
+        record["max_tokens"] = env.max_tokens
+    if env.usage is not None:
+        record["usage"] = env.usage
     if env.replay_of is not None:
         record["replay_of"] = env.replay_of
     if env.tenant is not None:
@@ -212,6 +222,7 @@ def envelope_of(record: dict[str, Any]) -> Envelope:
         traceparent=record.get("traceparent"), created_at=parse_iso(record.get("created_at")),
         replay_of=record.get("replay_of"), tenant=record.get("tenant"),
         schedule=record.get("schedule"), concurrency_key=record.get("concurrency_key"),
+        max_tokens=record.get("max_tokens"),
     )
 
 

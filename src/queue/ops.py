@@ -264,16 +264,20 @@ class Ops:
 
     def suspend(self, env: Envelope, raw: bytes, worker: str, processing: str,
                 waiting: dict[str, Any], queued: dict[str, Any], name: str,
-                until_ms: int) -> Call[Suspended]:
-        """Park the attempt until signal `name` (or `until_ms`), fenced by attempt."""
+                until_ms: int, resume: Envelope | None = None,
+                observe: Sequence[str | int] = ()) -> Call[Suspended]:
+        """Park the attempt until signal `name` (or `until_ms`), fenced by attempt; the job
+        resumes with `resume` (default: the claimed envelope)."""
         k, s = self.keys, self.settings
         ttl = s.job_ttl_s + max(0, until_ms - _now_ms()) // 1000
         return self._call(
             "suspend",
             [k.job(env.id), k.events(env.id), processing, k.signals(env.id), k.waiting,
-             k.waiting_envelopes, k.queue(env.queue), k.steps(env.id), k.cancel(env.id)],
+             k.waiting_envelopes, k.queue(env.queue), k.steps(env.id), k.cancel(env.id),
+             k.metrics],
             [env.attempt, worker, raw, dumps(waiting), dumps(queued), ttl,
-             status_event(waiting), status_event(queued), EVENTS_MAX, env.id, name, until_ms],
+             status_event(waiting), status_event(queued), EVENTS_MAX, env.id, name, until_ms,
+             resume.dump() if resume is not None else raw, *observe],
             Suspended,
         )
 
@@ -394,8 +398,19 @@ class Ops:
 
 
 def ratelimit(redis: Any, key: str, *, rpm: int, tpm: int, tokens: int, period_ms: int,
-              slots: int, now_ms: int | None = None) -> Call[int]:
+              slots: int, now_ms: int | None = None, want_slot: bool = False) -> Call[int]:
     """Ask the shared limit `key` for one request of `tokens`: 0 if granted (and counted),
-    else the milliseconds to wait (`lua/ratelimit.lua`). Any Redis client of the namespace."""
+    else the milliseconds to wait (`lua/ratelimit.lua`). Any Redis client of the namespace.
+    With `want_slot`, a grant answers minus the slot it was counted in (0 or less)."""
     return Call(redis, "ratelimit", [key],
-                [rpm, tpm, max(0, tokens), period_ms, slots, "" if now_ms is None else now_ms], int)
+                [rpm, tpm, max(0, tokens), period_ms, slots, "" if now_ms is None else now_ms,
+                 "1" if want_slot else ""], int)
+
+
+def ratelimit_adjust(redis: Any, key: str, *, delta: int, slot: int, period_ms: int,
+                     slots: int, now_ms: int | None = None) -> Call[int]:
+    """Correct the tokens a grant of `ratelimit` counted in `slot` by `delta` (negative:
+    give back, never below zero; positive: add to the current slot); the tokens changed
+    (`lua/ratelimit_adjust.lua`)."""
+    return Call(redis, "ratelimit_adjust", [key],
+                [int(delta), slot, period_ms, slots, "" if now_ms is None else now_ms], int)

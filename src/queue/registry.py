@@ -37,6 +37,8 @@ class TaskDef:
     schedule: Schedule | None = None
     #: the most running jobs of one concurrency key for this task's jobs (None: the setting)
     key_concurrency: int | None = None
+    #: most LLM tokens a job may use (its `max_tokens` wins); None: no budget
+    max_tokens: int | None = None
 
 
 class Registry:
@@ -112,7 +114,7 @@ registry = Registry()
 def task(
     name: str, *, input: type[BaseModel] | None = None, timeout_s: float = 600,
     max_attempts: int = 3, schedule: str | None = None, schedule_payload: Any = None,
-    schedule_tz: str = "UTC", key_concurrency: int | None = None,
+    schedule_tz: str = "UTC", key_concurrency: int | None = None, max_tokens: int | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register `fn(ctx, data)` as the task `name`. Plain functions run in a thread.
 
@@ -122,16 +124,21 @@ def task(
     `key_concurrency` caps the running jobs of one concurrency key (a job's
     `concurrency_key`, by default its tenant) across all workers; 0 means no cap, None
     the `AGENTQ_KEY_CONCURRENCY` setting.
+    `max_tokens`: the LLM token budget of each job of the task, unless the job sets one.
     """
     if max_attempts < 1 or timeout_s <= 0 or (key_concurrency or 0) < 0:
         raise ValueError("max_attempts must be >= 1, timeout_s > 0 and key_concurrency >= 0")
+    if max_tokens is not None and max_tokens < 1:
+        raise ValueError("max_tokens must be >= 1")
     cron = None if schedule is None else Schedule(
         name, name, schedule, {} if schedule_payload is None else schedule_payload,
         timezone=schedule_tz)
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         registry.register(TaskDef(name, fn, input, float(timeout_s), int(max_attempts),
-                                  inspect.iscoroutinefunction(fn), cron, key_concurrency))
+                                  inspect.iscoroutinefunction(fn), cron, key_concurrency,
+                                  max_tokens))
+
         return fn
 
     return decorate

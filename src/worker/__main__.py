@@ -23,6 +23,7 @@ from src.queue.redact import redact_url
 from src.queue.registry import load_task_modules
 from src.queue.settings import get_settings
 
+from .llm.settings import LLMSettings
 from .runtime import TASK_THREAD_PREFIX, Worker, install_signal_handlers
 
 log = logging.getLogger("agentq.worker")
@@ -44,6 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 async def _main(args: argparse.Namespace) -> int:
     try:
         settings = get_settings()
+        LLMSettings()  # checked at start too: a bad LLM_* or AGENTQ_LLM_PRICES names itself
     except ValidationError as exc:
         for err in exc.errors(include_url=False, include_input=False):
             log.error("invalid setting %s: %s", ".".join(map(str, err["loc"])), err["msg"])

@@ -21,6 +21,7 @@ from src.queue.models import Envelope, event
 from src.queue.ops import WAIT_TIMEOUT, Fenced, Ops
 
 from .errors import Suspend, WaitTimeout
+from .ledger import Ledger
 
 T = TypeVar("T")
 _THREAD_CALL_TIMEOUT_S = 60.0
@@ -43,6 +44,8 @@ class JobContext:
         self._env = env
         self.record = record
         self._cancelled = False
+        #: the job's LLM usage and token budget (src/worker/ledger.py)
+        self.usage = Ledger(record, env.max_tokens)
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self.log = logging.LoggerAdapter(log, {"job_id": env.id, "attempt": env.attempt,

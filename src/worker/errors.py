@@ -2,6 +2,8 @@
 
     Retry          retry this job after `after_s` seconds (counts as an attempt)
     Fatal          fail this job now, without further attempts
+     └── BudgetExceeded  the job's LLM tokens would pass its `max_tokens` (error type
+                         `budget`; raised by the LLM client, src/worker/ledger.py)
     WaitTimeout    raised by `ctx.wait_for` when the wait ran out before the signal came
     UnknownTask    no task is registered under that name (from the queue core)
 """
@@ -21,6 +23,10 @@ class Retry(Exception):
 
 class Fatal(Exception):
     """Raise from a task to fail the job at once: no retry, whatever attempts are left."""
+
+
+class BudgetExceeded(Fatal):
+    """The job's LLM calls would use, or used, more tokens than its `max_tokens`."""
 
 
 class WaitTimeout(Exception):
@@ -44,4 +50,4 @@ class Suspend(BaseException):  # noqa: N818 - not an error: it unwinds the task 
         self.until = until
 
 
-__all__ = ["Fatal", "Retry", "Suspend", "UnknownTask", "WaitTimeout"]
+__all__ = ["BudgetExceeded", "Fatal", "Retry", "Suspend", "UnknownTask", "WaitTimeout"]

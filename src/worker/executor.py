@@ -21,7 +21,7 @@ from src.queue.errors import StaleAttempt
 from src.queue.models import Envelope, error
 from src.queue.registry import Registry
 
-from .errors import Fatal, Retry, Suspend, WaitTimeout
+from .errors import BudgetExceeded, Fatal, Retry, Suspend, WaitTimeout
 from .outcome import Outcome, Running, describe
 
 
@@ -82,6 +82,7 @@ async def _run(run: Running, registry: Registry) -> Outcome:
         data = taskdef.input.model_validate(env.payload) if taskdef.input else env.payload
     except ValidationError as exc:
         return Outcome("fail", error=error("invalid", f"invalid payload: {exc}"))
+    ctx.usage.max_tokens = ctx.usage.max_tokens or taskdef.max_tokens  # the job's, else the task's
     timeout = env.timeout_s or taskdef.timeout_s
     run.deadline = time.monotonic() + timeout
     try:
@@ -116,6 +117,8 @@ def _ended_by(exc: BaseException, timeout: float) -> Outcome:
         return Outcome("wait", wait=(exc.name, exc.until))
     if isinstance(exc, WaitTimeout):
         return Outcome("fail", error=error("timeout", describe(exc)))
+    if isinstance(exc, BudgetExceeded):  # no retry either: it would pass the budget again
+        return Outcome("fail", error=error("budget", describe(exc)))
     if isinstance(exc, Fatal):  # the task's own words: "rejected: too long", not "Fatal: ..."
         return Outcome("fail", error=error("exception", describe(exc).removeprefix("Fatal: ")))
     return Outcome("fail", error=error("exception", describe(exc)), retryable=True)

@@ -4,7 +4,8 @@ Outcomes queue up while the finisher writes the previous batch, so a busy worker
 one round trip for many finished jobs. A job that ends here with a `callback_url` has
 its callback scheduled by the same script (`src/worker/callbacks.py` delivers it); the
 same script counts the attempt's run and wait times into the metrics histograms
-(`src/queue/histograms.py`). Each recorded attempt is logged at INFO, one line with
+(`src/queue/histograms.py`), and its LLM tokens and cost
+(`src/worker/ledger.py`). Each recorded attempt is logged at INFO, one line with
 `job_id`, `attempt`, `worker` and the outcome.
 """
 
@@ -62,16 +63,23 @@ class Finisher:
             waiting = {**rec, "status": Status.WAITING.value, "message": f"waiting for {name}",
                        "waiting_for": {"name": name, "until": iso(until)}}
             queued = {**rec, "status": Status.QUEUED.value, "message": f"signal {name} received"}
-            return ops.suspend(env, run.raw, me, proc, waiting, queued, name, int(until * 1000))
+            resume = env.model_copy(update={"usage": rec["usage"]}) if rec.get("usage") else None
+            observe = run.ctx.usage.observations(env.type, rec.get("tenant") or "default")
+            return ops.suspend(env, run.raw, me, proc, waiting, queued, name, int(until * 1000),
+                               resume, observe)
         run_s = time.monotonic() - run.started
         failed = out.error["type"] if out.error and out.kind in ("fail", "retry") else None
         observe = histograms.observations(env.type, run_s, now - run_s - env.enqueued_at,
                                           failed)
+        observe += run.ctx.usage.observations(env.type, rec.get("tenant") or "default")
         if will_retry(env, out):
             delay = out.after_s if out.after_s is not None else self._backoff(env.attempt)
             scheduled = {**rec, "status": Status.SCHEDULED.value, "error": out.error,
                          "message": f"retrying in {delay:.1f}s"}
-            return ops.retry(env, run.raw, me, proc, env.next_attempt(),
+            nxt = env.next_attempt()
+            if rec.get("usage"):  # the next attempt's record starts from these totals
+                nxt = nxt.model_copy(update={"usage": rec["usage"]})
+            return ops.retry(env, run.raw, me, proc, nxt,
                              int((now + delay) * 1000), scheduled, observe)
         if out.kind == "ok":
             final = {**rec, "status": Status.SUCCEEDED.value, "progress": 100,

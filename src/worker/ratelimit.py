@@ -5,6 +5,10 @@ replicas asking at the same moment still see one consistent count. Asking is che
 (one round trip); a refused caller sleeps for what the script says, plus a little
 jitter, and asks again, for at most `max_wait_s`, after which the job is handed back to
 the queue with `Retry` so it does not hold a worker slot while the limit is exhausted.
+
+Tokens are counted up front, from an estimate (`reserve`); once the request's real use
+is known, `correct` gives back what it did not use, or adds what it used beyond the
+estimate (`src/queue/lua/ratelimit_adjust.lua`), so the window tracks real spending.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import logging
 import random
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from src.queue import ops
@@ -20,6 +25,14 @@ from src.queue import ops
 from .errors import Retry
 
 log = logging.getLogger("agentq.ratelimit")
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A grant: the tokens counted for it and the window's slot they went into."""
+
+    tokens: int
+    slot: int
 
 
 class RateLimiter:
@@ -73,13 +86,43 @@ class RateLimiter:
         if not self.enabled:
             return 0.0
         start = time.monotonic()
+        await self._wait(tokens, start)
+        return time.monotonic() - start
+
+    async def reserve(self, tokens: int = 0) -> Reservation | None:
+        """As `acquire`, but the grant can be corrected later with `correct`; None when
+        no tokens were counted (no token limit)."""
+        if not self.enabled:
+            return None
+        answer = await self._wait(tokens, time.monotonic(), want_slot=True)
+        if not self.tpm:
+            return None
+        return Reservation(min(max(0, int(tokens)), self.tpm), -answer)
+
+    async def correct(self, reservation: Reservation | None, used: int,
+                      now_ms: int | None = None) -> int:
+        """Count `used` tokens instead of the reservation's estimate; the tokens changed."""
+        if reservation is None or not self.tpm:
+            return 0
+        delta = max(0, int(used)) - reservation.tokens
+        if delta == 0:
+            return 0
+        return await ops.ratelimit_adjust(self.redis, self.key, delta=delta,
+                                          slot=reservation.slot, period_ms=self.period_ms,
+                                          slots=self.slots, now_ms=now_ms)
+
+    async def _wait(self, tokens: int, start: float, *, want_slot: bool = False) -> int:
+        """Ask until granted; the script's answer to the grant (0, or minus its slot)."""
         while True:
-            wait_ms = await self.ask(tokens)
+            answer = await ops.ratelimit(self.redis, self.key, rpm=self.rpm, tpm=self.tpm,
+                                         tokens=int(tokens), period_ms=self.period_ms,
+                                         slots=self.slots, want_slot=want_slot)
+            wait_ms = answer if answer > 0 else 0
             waited = time.monotonic() - start
             if wait_ms <= 0:
                 if waited > 0.5:
                     log.info("rate limit %s: waited %.1fs", self.key, waited)
-                return waited
+                return answer
             # Jitter spreads the workers that were refused together.
             delay = wait_ms / 1000 + random.uniform(0, min(0.25, wait_ms / 4000))
             if waited + delay > self.max_wait_s:

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, insert, inspect, select, text
 
 from src.history import History, job_row
 from src.history.schema import jobs, metadata, webhook_events
@@ -39,7 +39,11 @@ from tests.api.support import (
 
 from .postgres import PostgresServer
 
-HEAD = "0002"
+HEAD = "0003"
+
+
+#: the offline provider's "model", priced so that the cost column gets a number
+PRICES = '{"offline": {"prompt": 2.0, "completion": 8.0}}'
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +54,8 @@ def db_url(new_postgres_database: Callable[[], str]) -> str:
 @pytest.fixture(scope="module")
 def env(redis_url: str, db_url: str) -> dict[str, str]:
     return base_env(redis_url, f"t{uuid.uuid4().hex[:10]}",
-                    AGENTQ_DATABASE_URL=db_url, AGENTQ_RESULT_TTL_S="2")
+                    AGENTQ_DATABASE_URL=db_url, AGENTQ_RESULT_TTL_S="2",
+                    AGENTQ_LLM_PRICES=PRICES)
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +120,23 @@ def test_a_succeeded_job_is_archived_with_its_timings(api: Server, history: Hist
     assert row.worker == done["worker"] and row.events >= 5  # running, 3 progress, succeeded
     assert row.created_at.tzinfo is None and row.finished_at > row.started_at >= row.created_at
     assert row.record == done
+
+
+@pytest.mark.usefixtures("worker")
+def test_the_llm_usage_is_archived_in_its_columns(api: Server, history: History) -> None:
+    job = api.http.post("/jobs", json={"type": "sentiment",
+                                       "payload": {"text": "I love this queue"}}).json()
+    done = wait_status(api.http, job["id"], {"succeeded"})
+    usage = done["usage"]  # the offline provider reports no counts: estimated
+    assert usage["calls"] == 1 and usage["estimated"] is True and usage["prompt_tokens"] > 0
+    row = _archived(history, job["id"])
+    assert (row.prompt_tokens, row.completion_tokens) == (usage["prompt_tokens"],
+                                                          usage["completion_tokens"])
+    assert row.cost == usage["cost"] == (row.prompt_tokens * 2 + row.completion_tokens * 8) / 1e6
+    with history.engine.connect() as conn:  # queryable: the tokens of a task type
+        total = conn.execute(select(func.sum(jobs.c.prompt_tokens + jobs.c.completion_tokens))
+                             .where(jobs.c.type == "sentiment")).scalar()
+    assert total >= row.prompt_tokens + row.completion_tokens
 
 
 @pytest.mark.usefixtures("worker")
@@ -359,12 +381,16 @@ def test_migrations_upgrade_from_the_previous_revision_keeping_the_rows(
                   "payload": {"x": 1}, "result": 2, "attempt": 1, "max_attempts": 3,
                   "created_at": "2026-11-01T10:00:00.000Z", "started_at": "2026-11-01T10:00:01.000Z",
                   "finished_at": "2026-11-01T10:00:03.500Z"}
-        h.archive_jobs([job_row(record, 3)])
+        old_row = {k: v for k, v in job_row(record, 3).items()
+                   if k not in ("prompt_tokens", "completion_tokens", "cost")}  # from 0003
+        with h.engine.begin() as conn:
+            conn.execute(insert(jobs).values(**old_row))
         h.upgrade()
         assert h.revision() == HEAD
         assert h.get("01KOLD") == {**record, "archived": True}
         (row,) = _rows(h, "01KOLD")
         assert (row.run_s, row.queue_wait_s, row.events) == (2.5, 1.0, 3)
+        assert (row.prompt_tokens, row.completion_tokens, row.cost) == (None, None, None)
         h.archive_webhooks([{"job_id": "01KOLD", "source": "github", "headers": {},
                              "received_at": datetime(2026, 11, 1, 10), "body": None}])
     finally:

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from src.history import History
 from src.history.schema import jobs, webhook_events
@@ -31,6 +31,9 @@ from tests.api.support import (
     wait_status,
 )
 
+#: the offline provider's "model", priced so that the cost column gets a number
+PRICES = '{"offline": {"prompt": 2.0, "completion": 8.0}}'
+
 
 @pytest.fixture(scope="module")
 def db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -40,7 +43,8 @@ def db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def env(redis_url: str, db_path: Path) -> dict[str, str]:
     return base_env(redis_url, f"t{uuid.uuid4().hex[:10]}",
-                    AGENTQ_DATABASE_URL=f"sqlite:///{db_path}", AGENTQ_RESULT_TTL_S="2")
+                    AGENTQ_DATABASE_URL=f"sqlite:///{db_path}", AGENTQ_RESULT_TTL_S="2",
+                    AGENTQ_LLM_PRICES=PRICES)
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +94,22 @@ def test_a_succeeded_job_is_archived_with_its_timings(api: Server, history: Hist
     assert row.queue_wait_s is not None and row.queue_wait_s >= 0
     assert row.worker == done["worker"] and row.events >= 5  # running, 3 progress, succeeded
     assert row.record["finished_at"] == done["finished_at"]
+
+
+def test_the_llm_usage_is_archived_in_its_columns(api: Server, history: History) -> None:
+    job = api.http.post("/jobs", json={"type": "sentiment",
+                                       "payload": {"text": "I love this queue"}}).json()
+    done = wait_status(api.http, job["id"], {"succeeded"})
+    usage = done["usage"]  # the offline provider reports no counts: estimated
+    assert usage["calls"] == 1 and usage["estimated"] is True and usage["prompt_tokens"] > 0
+    row = _archived(history, job["id"])
+    assert (row.prompt_tokens, row.completion_tokens) == (usage["prompt_tokens"],
+                                                          usage["completion_tokens"])
+    assert row.cost == usage["cost"] == (row.prompt_tokens * 2 + row.completion_tokens * 8) / 1e6
+    with history.engine.connect() as conn:  # queryable: the tokens of a task type
+        total = conn.execute(select(func.sum(jobs.c.prompt_tokens + jobs.c.completion_tokens))
+                             .where(jobs.c.type == "sentiment")).scalar()
+    assert total >= row.prompt_tokens + row.completion_tokens
 
 
 def test_failed_and_cancelled_jobs_are_archived(api: Server, history: History) -> None:

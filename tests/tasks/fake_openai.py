@@ -4,6 +4,11 @@ It streams answers shaped like the prompt asks (a numbered outline, a section, t
 framing paragraphs, a title, a sentiment JSON), records every call, and follows a
 script of misbehaviours given per call: an HTTP status with headers, a delay before
 answering, slow chunks, or a hold until the test releases it.
+
+Like OpenAI it reports the answer's token counts (`usage`) in a last streamed event when
+the request asks for them (`stream_options.include_usage`), and always in a whole JSON
+answer; `usage="never"` makes it a server that never reports them. The counts are the
+prompt's and the answer's words (or a Step's `usage`), kept on each `Call`.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ class Call:
     at: float
     body: dict[str, Any]
     status: int = 200
+    #: the counts the server reported for this call, if it did
+    usage: dict[str, int] | None = None
 
     @property
     def prompt(self) -> str:
@@ -80,10 +87,12 @@ class Step:
     delay_s: float = 0.0           # before the answer starts
     chunk_delay_s: float = 0.0     # between streamed chunks
     hold: bool = False             # until release() (or the server stops)
+    usage: tuple[int, int] | None = None  # (prompt, completion) tokens to report instead
 
 
 class FakeOpenAI:
-    def __init__(self, *, chunk_delay_s: float = 0.0) -> None:
+    def __init__(self, *, chunk_delay_s: float = 0.0, usage: str = "requested") -> None:
+        self.usage = usage  # "requested" (as OpenAI), or "never"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.calls: list[Call] = []
@@ -163,17 +172,29 @@ class FakeOpenAI:
                 return JSONResponse({"error": {"message": f"fake {step.status}"}},
                                     status_code=step.status, headers=step.headers)
             text = answer_for(call.prompt)
+            prompt_tokens, completion_tokens = step.usage or (
+                len(call.prompt.split()), len(re.findall(r"\S+\s*", text)))
+            usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                     "total_tokens": prompt_tokens + completion_tokens}
+            asked = (body.get("stream_options") or {}).get("include_usage")
+            if self.usage != "never" and (asked or not body.get("stream")):
+                call.usage = {"prompt_tokens": prompt_tokens,
+                              "completion_tokens": completion_tokens}
             if not body.get("stream"):
-                return {"choices": [{"index": 0, "message": {"role": "assistant",
-                                                             "content": text}}]}
+                answer: dict[str, Any] = {"choices": [{"index": 0, "message": {
+                    "role": "assistant", "content": text}}]}
+                if call.usage:
+                    answer["usage"] = usage
+                return answer
             delay = step.chunk_delay_s or self.chunk_delay_s
-            return StreamingResponse(self._sse(text, body.get("model", ""), delay),
-                                     media_type="text/event-stream")
+            return StreamingResponse(
+                self._sse(text, body.get("model", ""), delay, usage if call.usage else None),
+                media_type="text/event-stream")
 
         return app
 
     @staticmethod
-    async def _sse(text: str, model: str, delay: float):
+    async def _sse(text: str, model: str, delay: float, usage: dict[str, int] | None = None):
         pieces = re.findall(r"\S+\s*", text)
         first = {"id": "c1", "object": "chat.completion.chunk", "model": model,
                  "choices": [{"index": 0, "delta": {"role": "assistant"}}]}
@@ -188,4 +209,8 @@ class FakeOpenAI:
         end = {"id": "c1", "object": "chat.completion.chunk", "model": model,
                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
         yield b"data: " + orjson.dumps(end) + b"\n\n"
+        if usage is not None:  # as OpenAI: a last event with no choices and the counts
+            last = {"id": "c1", "object": "chat.completion.chunk", "model": model,
+                    "choices": [], "usage": usage}
+            yield b"data: " + orjson.dumps(last) + b"\n\n"
         yield b"data: [DONE]\n\n"

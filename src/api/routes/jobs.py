@@ -116,6 +116,7 @@ async def create_job(
                 queue=job.queue,
                 max_attempts=job.max_attempts,
                 timeout_s=job.timeout_s,
+                max_tokens=job.max_tokens,
                 delay_s=job.delay_s,
                 idempotency_key=job.idempotency_key,
                 callback_url=job.callback_url,

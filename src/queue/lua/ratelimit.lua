@@ -22,10 +22,13 @@
     ARGV[5]  slots per period (the window's resolution), e.g. 20
     ARGV[6]  now in milliseconds, or "" for the server's clock (what workers use, so
              their own clocks do not matter)
+    ARGV[7]  "1" to learn the slot a grant was counted in (to correct its tokens later
+             with ratelimit_adjust.lua); absent or "" otherwise
 
   Output:
-    0 when granted (the request and its tokens are counted), otherwise the milliseconds
-    to wait before asking again (nothing is counted)
+    0 when granted (the request and its tokens are counted); with ARGV[7] = "1", minus
+    the slot it was counted in (0 or less: granted). Otherwise the milliseconds to wait
+    before asking again (nothing is counted)
 ]]
 
 local max_req = tonumber(ARGV[1]) or 0
@@ -84,6 +87,9 @@ if req_ok and tok_ok then
     redis.call('HINCRBY', KEYS[1], field .. ':t', want)
   end
   redis.call('PEXPIRE', KEYS[1], period + 2 * width)
+  if ARGV[7] == '1' then
+    return -current
+  end
   return 0
 end
 

@@ -16,6 +16,7 @@
     KEYS[7] queue             {ns}:queue:{queue}
     KEYS[8] durable steps     {ns}:steps:{id}
     KEYS[9] cancel flag       {ns}:cancel:{id}
+    KEYS[10] metrics          {ns}:metrics
     ARGV[1] attempt
     ARGV[2] worker id
     ARGV[3] the envelope, as claimed
@@ -28,6 +29,8 @@
     ARGV[10] job id
     ARGV[11] signal name
     ARGV[12] the wait's end, epoch ms
+    ARGV[13] the envelope the job resumes with (the claimed one, with the LLM usage so far)
+    ARGV[14..] metrics field, increment, ... (HINCRBY each: the attempt's LLM usage)
 
   Output:
      1  waiting
@@ -43,16 +46,19 @@ redis.call('LREM', KEYS[3], 1, ARGV[3])
 if ok ~= 1 then return ok end
 release(KEYS[1], ARGV[3])
 
+for i = 14, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[10], ARGV[i], ARGV[i + 1])
+end
 local ttl = ARGV[6]
 redis.call('EXPIRE', KEYS[8], ttl)
 if redis.call('HEXISTS', KEYS[4], ARGV[11]) == 1 then
   redis.call('SET', KEYS[1], ARGV[5], 'EX', ttl)
   add_event(KEYS[2], ARGV[8], ARGV[9], ttl)
-  push_job(KEYS[7], ARGV[3], false)
+  push_job(KEYS[7], ARGV[13], false)
   return 2
 end
 redis.call('SET', KEYS[1], ARGV[4], 'EX', ttl)
 add_event(KEYS[2], ARGV[7], ARGV[9], ttl)
 redis.call('ZADD', KEYS[5], ARGV[12], ARGV[10])
-redis.call('HSET', KEYS[6], ARGV[10], ARGV[3])
+redis.call('HSET', KEYS[6], ARGV[10], ARGV[13])
 return 1

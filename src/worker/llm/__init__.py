@@ -9,11 +9,17 @@ With `LLM_BASE_URL` set, requests go to `{LLM_BASE_URL}/chat/completions` (strea
 retried with back-off on 429/5xx/timeouts, honouring Retry-After); without it the
 offline provider composes readable text from the request, at a realistic pace. Every
 request first passes the rate limit shared by all workers (`LLM_RPM`, `LLM_TPM`).
+
+In a job, every call is counted in the job's ledger (`ctx.usage`, src/worker/ledger.py):
+the tokens the server reported (or an estimate, marked so) and their cost. The job's
+token budget is checked before each request and after each call, and the tokens the
+shared limit reserved up front are corrected to what the call really used.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
@@ -23,6 +29,8 @@ from opentelemetry import trace
 
 from src.queue import tracing
 
+from ..ledger import CallUsage, Ledger, cost_of, estimate_tokens
+from ..ratelimit import RateLimiter, Reservation
 from .base import (
     Acquire,
     ChatRequest,
@@ -47,12 +55,26 @@ def make_provider(settings: LLMSettings) -> Provider:
     return OfflineProvider(settings) if settings.offline else OpenAICompatible(settings)
 
 
-class LLM:
-    """A provider plus the shared rate limit; what a task talks to."""
+log = logging.getLogger("agentq.llm")
 
-    def __init__(self, provider: Provider, acquire: Acquire | None = None) -> None:
+
+class LLM:
+    """A provider plus the shared rate limit and the job's ledger; what a task talks to.
+
+    :param acquire: run before each request with its token estimate (when no `limiter`)
+    :param limiter: the shared limit; its reservations are corrected to the real use
+    :param ledger: the job's usage and budget (`ctx.usage`)
+    :param prices: model -> USD per million (prompt, completion) tokens
+    """
+
+    def __init__(self, provider: Provider, acquire: Acquire | None = None, *,
+                 limiter: RateLimiter | None = None, ledger: Ledger | None = None,
+                 prices: dict[str, tuple[float, float]] | None = None) -> None:
         self.provider = provider
         self.acquire = acquire
+        self.limiter = limiter
+        self.ledger = ledger
+        self.prices = prices or {}
 
     @property
     def name(self) -> str:
@@ -64,8 +86,71 @@ class LLM:
 
     def stream(self, request: ChatRequest) -> AsyncGenerator[str, None]:
         if not tracing.enabled():
-            return self.provider.stream(request, self.acquire)
+            return self._metered(request)
         return self._traced(request)
+
+    async def _metered(self, request: ChatRequest) -> AsyncGenerator[str, None]:
+        """The provider's stream within the job's budget and the shared limit, counted.
+
+        Raises `BudgetExceeded` before a request whose reservation would pass the job's
+        budget (nothing is sent), and after a call that took the job past it.
+        """
+        reservations: list[Reservation | None] = []
+
+        async def acquire(tokens: int) -> None:
+            if self.ledger is not None:
+                self.ledger.check(tokens)
+            if self.limiter is not None:
+                reservations.append(await self.limiter.reserve(tokens))
+                return
+            if self.acquire is not None:
+                await self.acquire(tokens)
+            reservations.append(None)
+
+        request.usage = None
+        size = 0
+        try:
+            async with aclosing(self.provider.stream(request, acquire)) as stream:
+                async for text in stream:
+                    size += len(text.encode())
+                    yield text
+        finally:
+            call = self._usage(request, size) if reservations else None
+            if call is not None and self.ledger is not None:
+                self.ledger.add(call)
+            await self._settle(reservations, call)
+        if self.ledger is not None:
+            self.ledger.check()
+
+    def _usage(self, request: ChatRequest, size: int) -> CallUsage | None:
+        """What a sent call used: the server's counts, else estimates; None when nothing
+        came back (a request refused or broken before any answer is not billed)."""
+        reported = request.usage or {}
+        if not reported and not size:
+            return None
+        prompt = reported.get("prompt_tokens")
+        completion = reported.get("completion_tokens")
+        estimated = prompt is None or completion is None
+        if prompt is None:
+            prompt = estimate_tokens("".join(m.get("content", "") for m in request.messages))
+        if completion is None:
+            completion = math.ceil(size / 4)
+        return CallUsage(self.model, prompt, completion, estimated,
+                         cost_of(self.prices, self.model, prompt, completion))
+
+    async def _settle(self, reservations: list[Reservation | None],
+                      call: CallUsage | None) -> None:
+        """Correct the shared limit's reservations: tries that got no answer used nothing,
+        the last one used what the call used."""
+        if self.limiter is None or not any(reservations):
+            return
+        *refused, last = reservations
+        try:
+            for r in refused:
+                await self.limiter.correct(r, 0)
+            await self.limiter.correct(last, call.tokens if call is not None else 0)
+        except Exception as exc:  # the limit stays conservative: the estimate stays counted
+            log.warning("could not correct the rate limit's tokens (%s)", type(exc).__name__)
 
     async def _traced(self, request: ChatRequest) -> AsyncGenerator[str, None]:
         """The provider's stream inside a span with the GenAI semantic conventions' names.
@@ -84,7 +169,7 @@ class LLM:
             })
         size = 0
         try:
-            async with aclosing(self.provider.stream(request, self.acquire)) as stream:
+            async with aclosing(self._metered(request)) as stream:
                 async for text in stream:
                     size += len(text.encode())
                     yield text
@@ -135,11 +220,9 @@ def _ratelimit_key(ctx: Any) -> str:
 def llm_for(ctx: Any, settings: LLMSettings | None = None) -> LLM:
     """The LLM for a job: the process's provider, behind the workers' shared limit."""
     settings = settings or LLMSettings.from_env()
-    acquire: Acquire | None = None
+    limiter: RateLimiter | None = None
     redis = getattr(ctx, "redis", None)
     if (settings.rpm or settings.tpm) and redis is not None:
-        from ..ratelimit import RateLimiter
-
         limiter = RateLimiter(
             redis,
             _ratelimit_key(ctx),
@@ -148,5 +231,7 @@ def llm_for(ctx: Any, settings: LLMSettings | None = None) -> LLM:
             period_s=settings.ratelimit_period_s,
             max_wait_s=settings.ratelimit_max_wait_s,
         )
-        acquire = limiter.acquire
-    return LLM(_provider(settings), acquire)
+    ledger = getattr(ctx, "usage", None)
+    return LLM(_provider(settings), limiter=limiter,
+               ledger=ledger if isinstance(ledger, Ledger) else None,
+               prices=settings.price_table())

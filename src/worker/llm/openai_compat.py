@@ -103,13 +103,16 @@ class OpenAICompatible:
         return scrub(text, [self.settings.api_key, *url_secrets(self.settings.base_url)])
 
     def body(self, request: ChatRequest) -> dict:
-        return {
+        body = {
             "model": self.model,
             "messages": request.messages,
             "stream": True,
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
         }
+        if self.settings.stream_usage:  # a last event with the answer's token counts
+            body["stream_options"] = {"include_usage": True}
+        return body
 
     async def stream(
         self, request: ChatRequest, acquire: Acquire | None = None

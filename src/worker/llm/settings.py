@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -52,6 +53,12 @@ class LLMSettings(SettingsBase):
     ratelimit_period_s: float = Field(60.0, alias="LLM_RATELIMIT_PERIOD_S", gt=0)
     #: longest wait for the shared limit before the job is handed back with `Retry`
     ratelimit_max_wait_s: float = Field(30.0, alias="LLM_RATELIMIT_MAX_WAIT_S", ge=0)
+    #: ask a streaming server for the answer's token counts (`stream_options.include_usage`);
+    #: turn off for a server that refuses the option (the counts are then estimated)
+    stream_usage: bool = Field(True, alias="LLM_STREAM_USAGE")
+    #: prices for the cost in each job's `usage`: JSON {"model": {"prompt": usd_per_1M,
+    #: "completion": usd_per_1M}}; a model not listed costs null
+    prices: str = Field("", alias="AGENTQ_LLM_PRICES")
 
     @field_validator("*", mode="before")
     @classmethod
@@ -73,6 +80,16 @@ class LLMSettings(SettingsBase):
     def _zero_is_unlimited(cls, v: int | None) -> int | None:
         return v if v is not None and v > 0 else None
 
+    @field_validator("prices")
+    @classmethod
+    def _price_table(cls, v: str) -> str:
+        _parse_prices(v)  # a clear error at start-up, not a wrong cost later
+        return v
+
+    def price_table(self) -> dict[str, tuple[float, float]]:
+        """model -> (USD per million prompt tokens, per million completion tokens)."""
+        return _parse_prices(self.prices)
+
     @property
     def offline(self) -> bool:
         return not self.base_url
@@ -92,3 +109,23 @@ class LLMSettings(SettingsBase):
         # the non-field keyword arguments (`_case_sensitive`, ...) of the settings' __init__
         values: dict[str, Any] = {name: env.get(name, "") for name in aliases}
         return cls(_env_file=None, **values)
+
+
+def _parse_prices(text: str) -> dict[str, tuple[float, float]]:
+    if not text.strip():
+        return {}
+    try:
+        table = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        raise ValueError(f"not JSON: {e}") from None
+    if not isinstance(table, dict):
+        raise ValueError('expected {"model": {"prompt": usd_per_1M, "completion": usd_per_1M}}')
+    out: dict[str, tuple[float, float]] = {}
+    for model, price in table.items():
+        if not isinstance(price, dict) or set(price) - {"prompt", "completion"} or not all(
+                isinstance(price.get(k, 0), int | float) and price.get(k, 0) >= 0
+                for k in ("prompt", "completion")):
+            raise ValueError(f"model {model!r}: expected {{\"prompt\": usd_per_1M, "
+                             f"\"completion\": usd_per_1M}} with numbers >= 0")
+        out[model] = (float(price.get("prompt", 0)), float(price.get("completion", 0)))
+    return out
