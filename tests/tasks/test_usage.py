@@ -132,6 +132,33 @@ async def test_usage_carries_over_to_the_next_attempt(client: Client, spawn_work
                                                                                   completion)
 
 
+async def test_usage_is_kept_across_a_wait_for_a_signal(client: Client, spawn_worker,
+                                                        fake_llm: FakeOpenAI) -> None:
+    # The outline is written (one call), the job waits for its review, then resumes: the
+    # record counts the calls of both runs, and the worker's metrics count each once.
+    spawn_worker(env=remote(fake_llm))
+    job = await client.enqueue("generate_article", {"topic": "waits", "length": "short",
+                                                    "review": True})
+    for _ in range(300):
+        rec = await client.get(job.id)
+        if rec and rec["status"] == "waiting":
+            break
+        await asyncio.sleep(0.05)
+    assert rec["status"] == "waiting" and rec["usage"]["calls"] == 1, rec
+    await client.signal(job.id, "approve", {})
+    rec = await client.wait(job.id, timeout_s=60)
+    assert rec["status"] == "succeeded", rec
+    prompt, completion = reported(fake_llm)
+    assert rec["usage"]["calls"] == len([c for c in fake_llm.calls if c.status == 200])
+    assert (rec["usage"]["prompt_tokens"], rec["usage"]["completion_tokens"]) == (prompt,
+                                                                                  completion)
+    # the metrics hash counts the two runs' calls once each
+    fields = {k.decode(): int(v) for k, v in (await client.redis.hgetall(
+        client.keys.metrics)).items()}
+    calls = sum(v for k, v in fields.items() if k.startswith("llm_calls:"))
+    assert calls == rec["usage"]["calls"], fields
+
+
 # -- the budget -----------------------------------------------------------------------
 
 async def test_a_job_past_its_token_budget_fails_for_good(client: Client, spawn_worker,
