@@ -242,6 +242,30 @@ class QueueStats(BaseModel):
     cancelled: int = Field(ge=0)
 
 
+class UsageRow(BaseModel):
+    """LLM use of one tenant with one model over the recent minutes."""
+
+    tenant: str = Field(examples=["acme"])
+    model: str = Field(examples=["gpt-4o-mini"])
+    prompt_tokens: int = Field(ge=0)
+    completion_tokens: int = Field(ge=0)
+    calls: int = Field(ge=0)
+    cost: float | None = Field(None, description="US dollars (AGENTQ_LLM_PRICES); null "
+                                                 "without a price")
+
+
+# Sent by GET /usage.
+class UsagePerTenant(BaseModel):
+    """LLM tokens per tenant and model over the last `minutes`, most tokens first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"minutes": 60, "usage": [
+        {"tenant": "acme", "model": "gpt-4o-mini", "prompt_tokens": 12400,
+         "completion_tokens": 30800, "calls": 42, "cost": 0.0203}]}]})
+
+    minutes: int
+    usage: list[UsageRow]
+
+
 class TenantCounts(BaseModel):
     tenant: str = Field(examples=["default"])
     queued: int = Field(ge=0)

@@ -23,6 +23,7 @@ older counts.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,16 +60,46 @@ def observations(type: str, run_s: float, wait_s: float,
 LLM_KINDS = ("prompt", "completion", "calls", "cost_nusd")
 
 
+#: LLM use is also counted in buckets of this many seconds, kept two hours (`recent`)
+RECENT_BUCKET_S = 300
+
+
 def llm_observations(type: str, tenant: str, model: str, prompt_tokens: int,
                      completion_tokens: int, calls: int, cost_nusd: int) -> list[str | int]:
-    """The `HINCRBY` field/increment pairs (flat) for one attempt's use of one model."""
+    """The `HINCRBY` field/increment pairs (flat) for one attempt's use of one model: into
+    the metrics hash, and (`recent:<bucket>:` fields) into the current five minutes'."""
     labels = orjson.dumps([type, tenant, model]).decode()
+    recent = orjson.dumps([tenant, model]).decode()
+    bucket = int(time.time()) // RECENT_BUCKET_S
     out: list[str | int] = []
     for kind, n in zip(LLM_KINDS, (prompt_tokens, completion_tokens, calls, cost_nusd),
                        strict=True):
         if n:
-            out += [f"llm_{kind}:{labels}", int(n)]
+            out += [f"llm_{kind}:{labels}", int(n), f"recent:{bucket}:{kind}:{recent}", int(n)]
     return out
+
+
+def recent_buckets(minutes: int, now: float | None = None) -> list[int]:
+    """The buckets of the last `minutes` (the current one included)."""
+    last = int(time.time() if now is None else now) // RECENT_BUCKET_S
+    count = max(1, -(-minutes * 60 // RECENT_BUCKET_S))
+    return list(range(last - count + 1, last + 1))
+
+
+def read_recent(hashes: list[dict[Any, Any]]) -> list[dict[str, Any]]:
+    """LLM use per tenant and model summed over bucket hashes, most tokens first."""
+    sums: dict[tuple[str, str], list[int]] = {}
+    for fields in hashes:
+        for name, value in fields.items():
+            kind, _, labels = _text(name).partition(":")
+            if kind not in LLM_KINDS:
+                continue
+            tenant, model = orjson.loads(labels)
+            counts = sums.setdefault((tenant, model), [0] * len(LLM_KINDS))
+            counts[LLM_KINDS.index(kind)] += int(value)
+    ranked = sorted(sums.items(), key=lambda kv: (-(kv[1][0] + kv[1][1]), kv[0]))
+    return [{"tenant": t, "model": m, "prompt_tokens": c[0], "completion_tokens": c[1],
+             "calls": c[2], "cost": c[3] / 1e9 if c[3] else None} for (t, m), c in ranked]
 
 
 @dataclass

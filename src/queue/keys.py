@@ -105,6 +105,10 @@ class Keys:
         """Ids of the running jobs of concurrency key `key` (what its limit counts)."""
         return f"{self.prefix}:running:{key}"
 
+    def recent(self, bucket: int) -> str:
+        """Five minutes of LLM use per tenant and model (`histograms.RECENT_BUCKET_S`)."""
+        return f"{self.prefix}:recent:{bucket}"
+
     def processing(self, worker: str) -> str:
         return f"{self.prefix}:processing:{worker}"
 

@@ -138,6 +138,20 @@ class Overview:
         rows.sort(key=lambda r: (-(r["queued"] + r["running"]), r["tenant"]))
         return rows[:top]
 
+    async def recent_usage(self, minutes: int = 60,
+                           tenant: str | None = None) -> list[dict[str, Any]]:
+        """LLM tokens, calls and cost per tenant and model over the last `minutes` (in
+        five-minute buckets, so up to five minutes more), most tokens first; `tenant`: that
+        tenant's rows only."""
+        buckets = histograms.recent_buckets(minutes)
+        async with atranslate_redis_errors():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for bucket in buckets:
+                    pipe.hgetall(self.keys.recent(bucket))
+                hashes = await pipe.execute()
+        rows = histograms.read_recent(hashes)
+        return rows if tenant is None else [r for r in rows if r["tenant"] == tenant]
+
     async def observed(self) -> histograms.Observed:
         """Run-time and queue-wait histograms per task type, and failures by error type."""
         async with atranslate_redis_errors():

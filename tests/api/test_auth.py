@@ -24,6 +24,7 @@ JOB_CALLS = [
     ("GET", "/jobs/01JD6Z5Q3M8X4K2V7B9N0C1D2E/steps", None),
     ("POST", "/jobs/01JD6Z5Q3M8X4K2V7B9N0C1D2E/replay", {"from_step": "a"}),
     ("GET", "/workers", None),  # it lists the ids of running jobs
+    ("GET", "/usage", None),  # a tenant's LLM use
     ("GET", "/schedules", None),
 ]
 

@@ -36,6 +36,7 @@ OPERATIONS = [
     ("GET", "/queues"),
     ("GET", "/workers"),
     ("GET", "/schedules"),
+    ("GET", "/usage"),
     ("POST", "/webhooks/{source}"),
     ("GET", "/history/stats"),
     ("GET", "/health"),

@@ -157,6 +157,11 @@ async def test_usage_is_kept_across_a_wait_for_a_signal(client: Client, spawn_wo
         client.keys.metrics)).items()}
     calls = sum(v for k, v in fields.items() if k.startswith("llm_calls:"))
     assert calls == rec["usage"]["calls"], fields
+    # and the last hour's use per tenant and model (the Dashboard's table) says the same
+    (row,) = await client.recent_usage(60)
+    assert (row["tenant"], row["prompt_tokens"], row["completion_tokens"], row["calls"]) == (
+        "default", prompt, completion, rec["usage"]["calls"])
+    assert await client.recent_usage(60, tenant="acme") == []
 
 
 # -- the budget -----------------------------------------------------------------------

@@ -1,13 +1,14 @@
 'use client';
 
 import { useEffect, useState } from 'react';
-import { api, ApiError, type QueuesResponse, type SchedulesResponse, type WorkersResponse } from '@/lib/api';
+import { api, ApiError, type QueuesResponse, type SchedulesResponse, type UsageResponse, type WorkersResponse } from '@/lib/api';
 import { formatAgo } from '@/lib/format';
 import { backoffInterval, startPolling } from '@/lib/poll';
 import { addSample, finishedTotal, rates, type Sample } from '@/lib/throughput';
 import HistoryCharts from './HistoryCharts';
 import SchedulesTable from './SchedulesTable';
 import ThroughputChart from './ThroughputChart';
+import UsageTable from './UsageTable';
 
 const WINDOW_MS = 5 * 60_000;
 const EVERY_MS = 2000;
@@ -16,6 +17,7 @@ interface Snapshot {
   queues: QueuesResponse;
   workers: WorkersResponse;
   schedules: SchedulesResponse | null; // null: the API could not list them
+  usage: UsageResponse | null; // null: the API could not answer
   at: number;
 }
 
@@ -27,12 +29,13 @@ export default function DashboardPage() {
   useEffect(() => {
     const poller = startPolling<Snapshot>({
       async load(signal) {
-        const [queues, workers, schedules] = await Promise.all([
+        const [queues, workers, schedules, usage] = await Promise.all([
           api.getQueues(signal),
           api.getWorkers(signal),
           api.getSchedules(signal).catch(() => null),
+          api.getUsage(signal).catch(() => null),
         ]);
-        return { queues, workers, schedules, at: Date.now() };
+        return { queues, workers, schedules, usage, at: Date.now() };
       },
       onData(s) {
         setSnap(s);
@@ -159,6 +162,8 @@ export default function DashboardPage() {
           </div>
         </section>
       )}
+
+      <UsageTable usage={snap?.usage?.usage} />
 
       <section className="card" aria-labelledby="workers-h">
         <h2 id="workers-h">Workers</h2>

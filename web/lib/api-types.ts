@@ -200,6 +200,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * LLM tokens per tenant and model, recently
+         * @description Prompt and completion tokens, calls and cost per tenant and model over the last
+         *     `minutes`, counted in five-minute buckets (so up to five minutes more). A key sees its
+         *     own tenant's rows; an admin key (or no keys configured) every tenant's.
+         */
+        get: operations["get_usage_usage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/workers": {
         parameters: {
             query?: never;
@@ -472,6 +494,11 @@ export interface components {
              */
             timeout_s?: number | null;
             /**
+             * Max Tokens
+             * @description Most LLM tokens (prompt + completion) the job may use over all its attempts; past it the job fails with error type `budget` (default: the task's, else no budget)
+             */
+            max_tokens?: number | null;
+            /**
              * Delay S
              * @description Run no earlier than this many seconds from now
              * @default 0
@@ -501,7 +528,7 @@ export interface components {
              * Type
              * @enum {string}
              */
-            type: "exception" | "timeout" | "lost" | "cancelled" | "invalid";
+            type: "exception" | "timeout" | "lost" | "cancelled" | "invalid" | "budget";
             /** Message */
             message: string;
         };
@@ -592,6 +619,13 @@ export interface components {
              * @description The key the job shares the workers fairly under (by default its tenant); absent for the default tenant's jobs without one
              */
             concurrency_key?: string | null;
+            /**
+             * Max Tokens
+             * @description The job's LLM token budget, when it set one
+             */
+            max_tokens?: number | null;
+            /** @description LLM tokens and cost so far; absent until the job's first LLM call */
+            usage?: components["schemas"]["UsagePublic"] | null;
             /**
              * Archived
              * @description true when the record comes from the history database (Redis no longer holds the job); absent otherwise
@@ -946,6 +980,81 @@ export interface components {
              * @default false
              */
             estimated?: boolean;
+        };
+        /**
+         * UsagePerTenant
+         * @description LLM tokens per tenant and model over the last `minutes`, most tokens first.
+         * @example {
+         *       "minutes": 60,
+         *       "usage": [
+         *         {
+         *           "calls": 42,
+         *           "completion_tokens": 30800,
+         *           "cost": 0.0203,
+         *           "model": "gpt-4o-mini",
+         *           "prompt_tokens": 12400,
+         *           "tenant": "acme"
+         *         }
+         *       ]
+         *     }
+         */
+        UsagePerTenant: {
+            /** Minutes */
+            minutes: number;
+            /** Usage */
+            usage: components["schemas"]["UsageRow"][];
+        };
+        /**
+         * UsagePublic
+         * @description The LLM usage of a job, over all its attempts.
+         */
+        UsagePublic: {
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Completion Tokens */
+            completion_tokens: number;
+            /**
+             * Calls
+             * @description LLM calls that got an answer
+             */
+            calls: number;
+            /**
+             * Cost
+             * @description US dollars from AGENTQ_LLM_PRICES; null when no model used had a price
+             */
+            cost?: number | null;
+            /**
+             * Estimated
+             * @description true when some call's counts were estimated (the server reported none); absent otherwise
+             */
+            estimated?: boolean | null;
+        };
+        /**
+         * UsageRow
+         * @description LLM use of one tenant with one model over the recent minutes.
+         */
+        UsageRow: {
+            /**
+             * Tenant
+             * @example acme
+             */
+            tenant: string;
+            /**
+             * Model
+             * @example gpt-4o-mini
+             */
+            model: string;
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Completion Tokens */
+            completion_tokens: number;
+            /** Calls */
+            calls: number;
+            /**
+             * Cost
+             * @description US dollars (AGENTQ_LLM_PRICES); null without a price
+             */
+            cost?: number | null;
         };
         /** ValidationError */
         ValidationError: {
@@ -1648,6 +1757,56 @@ export interface operations {
             };
         };
     };
+    get_usage_usage_get: {
+        parameters: {
+            query?: {
+                /** @description How far back (kept: 2 hours) */
+                minutes?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsagePerTenant"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Redis is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
     get_workers_workers_get: {
         parameters: {
             query?: never;
@@ -1923,7 +2082,7 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
-export const jobErrorPublicTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobErrorPublic"]["type"]> = ["exception", "timeout", "lost", "cancelled", "invalid"];
+export const jobErrorPublicTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobErrorPublic"]["type"]> = ["exception", "timeout", "lost", "cancelled", "invalid", "budget"];
 export const readyStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Ready"]["status"]> = ["ready", "unavailable"];
 export const readyHistoryAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Ready"]["history"]> = ["ok", "behind"];
 export const statusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Status"]> = ["queued", "scheduled", "running", "waiting", "succeeded", "failed", "cancelled"];

@@ -20,6 +20,9 @@ export type WorkerInfo = Schemas['WorkerPublic'];
 export type WorkersResponse = Schemas['WorkersPublic'];
 export type ScheduleInfo = Schemas['SchedulePublic'];
 export type SchedulesResponse = Schemas['SchedulesPublic'];
+/** GET /usage: LLM tokens per tenant and model over the last minutes (Dashboard). */
+export type UsageResponse = Schemas['UsagePerTenant'];
+export type UsageRow = Schemas['UsageRow'];
 /** GET /history/stats: jobs per hour by status and run times per task type (Dashboard). */
 export type HistoryStats = Schemas['HistoryStats'];
 export type HourCounts = Schemas['HourCounts'];
@@ -153,6 +156,7 @@ export const api = {
   getQueues: (signal?: AbortSignal) => request<QueuesResponse>('GET', '/queues', undefined, signal),
   getWorkers: (signal?: AbortSignal) => request<WorkersResponse>('GET', '/workers', undefined, signal),
   getSchedules: (signal?: AbortSignal) => request<SchedulesResponse>('GET', '/schedules', undefined, signal),
+  getUsage: (signal?: AbortSignal) => request<UsageResponse>('GET', '/usage?minutes=60', undefined, signal),
   getHistoryStats: (hours: number, signal?: AbortSignal) =>
     request<HistoryStats>('GET', `/history/stats?hours=${hours}`, undefined, signal),
   eventsUrl: (id: string) => `/jobs/${enc(id)}/events`,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from src.api.deps import CallerDep, ClientDep, optional_caller, require_api_key
-from src.api.schemas import ErrorDetail, QueuesPublic, WorkersPublic
+from src.api.schemas import ErrorDetail, QueuesPublic, UsagePerTenant, WorkersPublic
 from src.api.tenants import Caller
 from src.queue import Client
 from src.queue.errors import atranslate_redis_errors
@@ -44,6 +44,23 @@ async def get_queues(
             answer["keys"] = [row for row in answer["keys"]
                               if row["key"] == mine[0] or row["key"].startswith(mine[1])]
     return answer
+
+
+@router.get(
+    "/usage",
+    response_model=UsagePerTenant,
+    summary="LLM tokens per tenant and model, recently",
+    dependencies=[Depends(require_api_key)],
+    responses={401: {"model": ErrorDetail, "description": "Missing or wrong API key"}},
+)
+async def get_usage(
+    client: ClientDep, caller: CallerDep,
+    minutes: Annotated[int, Query(ge=1, le=120, description="How far back (kept: 2 hours)")] = 60,
+) -> dict[str, Any]:
+    """Prompt and completion tokens, calls and cost per tenant and model over the last
+    `minutes`, counted in five-minute buckets (so up to five minutes more). A key sees its
+    own tenant's rows; an admin key (or no keys configured) every tenant's."""
+    return {"minutes": minutes, "usage": await client.recent_usage(minutes, caller.scope)}
 
 
 @router.get(

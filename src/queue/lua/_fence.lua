@@ -28,6 +28,9 @@
   `<queue key>:keys` when its list was empty and it is not in the ring; then one wake-up
   token on `<queue key>:wake` (capped at 64) for an idle worker. `front` puts it where
   it is claimed next (a recovered job).
+  count_metrics(metrics_key, from): HINCRBY the field/increment pairs ARGV[from..] into
+  the metrics hash; a field `recent:<bucket>:<name>` goes to `{ns}:recent:<bucket>` (a
+  five-minute bucket of LLM use, kept two hours) as `<name>`.
   release(prefix_key, env): the attempt of `env` no longer runs: drop the job from
   `{ns}:running:<k>` (what a per-key limit counts).
 ]]
@@ -94,5 +97,18 @@ local function release(prefix_key, env)
   local ck = concurrency_key(env)
   if ck then
     redis.call('ZREM', ns_of(prefix_key) .. ':running:' .. ck, string.match(env, '"id":"([^"]*)"'))
+  end
+end
+
+local function count_metrics(metrics_key, from)
+  for i = from, #ARGV, 2 do
+    local bucket, name = string.match(ARGV[i], '^recent:(%d+):(.*)$')
+    if bucket then
+      local key = ns_of(metrics_key) .. ':recent:' .. bucket
+      redis.call('HINCRBY', key, name, ARGV[i + 1])
+      redis.call('EXPIRE', key, 7200)
+    else
+      redis.call('HINCRBY', metrics_key, ARGV[i], ARGV[i + 1])
+    end
   end
 end

@@ -55,7 +55,5 @@ if ARGV[9] ~= '' then
 end
 call_back(KEYS[8], ARGV[11], ARGV[12])
 archive(KEYS[9], KEYS[2], ARGV[13], ARGV[4], ARGV[14])
-for i = 15, #ARGV, 2 do
-  redis.call('HINCRBY', KEYS[10], ARGV[i], ARGV[i + 1])
-end
+count_metrics(KEYS[10], 15)
 return 1

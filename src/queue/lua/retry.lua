@@ -38,7 +38,5 @@ redis.call('ZADD', KEYS[5], ARGV[5], ARGV[4])
 redis.call('SET', KEYS[1], ARGV[6], 'EX', ARGV[7])
 add_event(KEYS[2], ARGV[8], ARGV[9], ARGV[7])
 redis.call('HINCRBY', KEYS[4], ARGV[10], 1)
-for i = 11, #ARGV, 2 do
-  redis.call('HINCRBY', KEYS[6], ARGV[i], ARGV[i + 1])
-end
+count_metrics(KEYS[6], 11)
 return 1

@@ -46,9 +46,7 @@ redis.call('LREM', KEYS[3], 1, ARGV[3])
 if ok ~= 1 then return ok end
 release(KEYS[1], ARGV[3])
 
-for i = 14, #ARGV, 2 do
-  redis.call('HINCRBY', KEYS[10], ARGV[i], ARGV[i + 1])
-end
+count_metrics(KEYS[10], 14)
 local ttl = ARGV[6]
 redis.call('EXPIRE', KEYS[8], ttl)
 if redis.call('HEXISTS', KEYS[4], ARGV[11]) == 1 then
