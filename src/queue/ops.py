@@ -245,13 +245,13 @@ class Ops:
         )
 
     def progress(self, env: Envelope, worker: str, record: dict[str, Any] | None,
-                 event_json: str) -> Call[Fenced]:
-        """Append an event (and rewrite the record, when given), fenced by attempt."""
+                 *events: str) -> Call[Fenced]:
+        """Append events (and rewrite the record, when given), fenced by attempt."""
         k = self.keys
         return self._call(
             "progress", [k.job(env.id), k.events(env.id)],
             [env.attempt, worker, dumps(record) if record is not None else "",
-             self.settings.job_ttl_s, event_json, EVENTS_MAX],
+             self.settings.job_ttl_s, EVENTS_MAX, *events],
             Fenced,
         )
 

@@ -18,10 +18,11 @@ from src.queue import tracing
 from src.queue.errors import StaleAttempt
 from src.queue.keys import Keys
 from src.queue.models import Envelope, event
-from src.queue.ops import WAIT_TIMEOUT, Fenced, Ops
+from src.queue.ops import WAIT_TIMEOUT, Call, Fenced, Ops
 
 from .errors import Suspend, WaitTimeout
 from .ledger import Ledger
+from .outbox import Outbox
 
 T = TypeVar("T")
 _THREAD_CALL_TIMEOUT_S = 60.0
@@ -38,12 +39,18 @@ class JobContext:
     them) and plain blocking calls when called from a sync task's thread.
     """
 
-    def __init__(self, ops: Ops, worker_id: str, env: Envelope, record: dict[str, Any]) -> None:
+    def __init__(self, ops: Ops, worker_id: str, env: Envelope, record: dict[str, Any],
+                 outbox: Outbox | None = None) -> None:
         self._ops = ops
         self._worker_id = worker_id
         self._env = env
         self.record = record
         self._cancelled = False
+        #: with an outbox, events wait for its next tick (src/worker/outbox.py)
+        self._outbox = outbox
+        self._pending: list[str] = []
+        self._pending_record = False
+        self._stale = False
         #: the job's LLM usage and token budget (src/worker/ledger.py)
         self.usage = Ledger(record, env.max_tokens)
         self._loop = asyncio.get_running_loop()
@@ -174,7 +181,28 @@ class JobContext:
         await self._write(rec, event("progress", progress=percent, message=message))
 
     async def _write(self, record: dict[str, Any] | None, event_json: str) -> None:
-        self._fenced(await self._ops.progress(self._env, self._worker_id, record, event_json))
+        if self._outbox is None:
+            self._fenced(await self._ops.progress(self._env, self._worker_id, record, event_json))
+            return
+        if self._stale:
+            self._fenced(Fenced.STALE)
+        self._pending.append(event_json)
+        self._pending_record |= record is not None
+        self._outbox.mark(self)
+
+    def take_call(self) -> Call[Fenced] | None:
+        """The fenced write of the pending events (and the record, if progress changed it)."""
+        if not self._pending:
+            return None
+        events, self._pending = self._pending, []
+        record = self.record if self._pending_record else None
+        self._pending_record = False
+        return self._ops.progress(self._env, self._worker_id, record, *events)
+
+    def settle(self, code: Fenced) -> None:
+        """The answer to a write `take_call` made: a refusal makes the next write raise."""
+        if code is not Fenced.OK:
+            self._stale = True
 
     def _fenced(self, code: Fenced) -> None:
         if code is not Fenced.OK:

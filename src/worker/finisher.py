@@ -25,6 +25,7 @@ from src.queue.models import Status, error, iso
 from src.queue.ops import Call, Fenced, Ops, Suspended
 
 from .executor import outcome_name, will_retry
+from .outbox import Outbox
 from .outcome import Outcome, Running
 from .recovery import recover_call
 
@@ -36,11 +37,12 @@ _IDLE_WAIT_S = 1.0
 
 class Finisher:
     def __init__(self, ops: Ops, worker_id: str, processing: str,
-                 on_done: Callable[[Running], None]) -> None:
+                 on_done: Callable[[Running], None], outbox: Outbox | None = None) -> None:
         self.ops = ops
         self.worker_id = worker_id
         self.processing = processing
         self.on_done = on_done
+        self.outbox = outbox
         self.pending: list[tuple[Running, Outcome]] = []
         self.finished = 0
         self._wake = asyncio.Event()
@@ -102,17 +104,24 @@ class Finisher:
                     await asyncio.wait_for(self._wake.wait(), _IDLE_WAIT_S)
                 continue
             batch, self.pending = self.pending, []
+            # the jobs' last events go first, in the same round trip
+            events = self.outbox.take([r.ctx for r, _ in batch]) if self.outbox else []
             try:
-                results = await self.ops.run_all([self.call_for(r, o) for r, o in batch])
+                results = await self.ops.run_all([c for _, c in events] +
+                                                 [self.call_for(r, o) for r, o in batch])
                 delay = 0.1
             except REDIS_DOWN as exc:
                 log.warning("worker %s: cannot record %d results (%s); retrying",
                             self.worker_id, len(batch), exc)
                 self.pending[:0] = batch
+                if self.outbox is not None:
+                    self.outbox.send_later(events)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
-            for (run, out), code in zip(batch, results, strict=True):
+            for (ctx, _), code in zip(events, results, strict=False):
+                ctx.settle(code)
+            for (run, out), code in zip(batch, results[len(events):], strict=True):
                 if code is Suspended.CANCEL_REQUESTED:  # cancel the attempt instead of parking
                     self.add(run, Outcome("cancelled", error=error("cancelled",
                                                                    "cancelled by request")))

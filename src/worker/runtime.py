@@ -42,6 +42,7 @@ from .context import JobContext
 from .executor import run_attempt
 from .finisher import Finisher
 from .heartbeat import StallWatch, beat, overdue
+from .outbox import Outbox
 from .outcome import Outcome, Running, describe
 from .recovery import Recovery
 from .scheduler import Scheduler
@@ -84,7 +85,8 @@ class Worker:
         processing = self.keys.processing(self.id)
         self.claimer = Claimer(self.ops, self.blocking, self, processing,
                                self.queues, burst=burst)
-        self.finisher = Finisher(self.ops, self.id, processing, self._finished)
+        self.outbox = Outbox(self.ops)
+        self.finisher = Finisher(self.ops, self.id, processing, self._finished, self.outbox)
         self.recovery = Recovery(self.ops, self.id, processing)
         self.callbacks = CallbackSender(self.ops)
         self.stall = StallWatch(self.id, settings.worker_timeout_s)
@@ -117,7 +119,7 @@ class Worker:
         return not self.active and not self.finisher.pending
 
     def launch(self, env: Envelope, raw: bytes, record: dict[str, Any]) -> None:
-        run = Running(env, raw, JobContext(self.ops, self.id, env, record))
+        run = Running(env, raw, JobContext(self.ops, self.id, env, record, self.outbox))
         self.active[env.id] = run
         run.task = asyncio.create_task(self._execute(run), name=f"job-{env.id}")
 
@@ -177,7 +179,7 @@ class Worker:
         log.info("worker %s: queues=%s concurrency=%d tasks=%s", self.id, ",".join(self.queues),
                  self.concurrency, ",".join(self.registry.names()))
         loops = [self._heartbeat_loop(), self._maintenance_loop(), self.finisher.loop(),
-                 self._tick_loop(), self.scheduler.loop()]
+                 self._tick_loop(), self.scheduler.loop(), self.outbox.loop()]
         if self.archiver is not None:
             loops.append(self.archiver.run(self._stop))
         background = [asyncio.create_task(c) for c in loops]
