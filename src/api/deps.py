@@ -105,6 +105,17 @@ async def optional_caller(request: Request, credentials: CredentialsDep) -> Call
     return ring.resolve(credentials.credentials.encode() if credentials else b"")
 
 
+async def caller_if_any(request: Request) -> Caller | None:
+    """`optional_caller` for a route where a key is optional (`GET /queues`): read from the
+    header itself, so the route declares no security scheme (a client without a key is
+    answered, not refused)."""
+    ring: KeyRing = request.app.state.key_ring
+    if not ring:
+        return OPEN
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return ring.resolve(token.strip().encode() if scheme.lower() == "bearer" else b"")
+
+
 async def require_api_key(
     caller: Annotated[Caller | None, Depends(optional_caller)], credentials: CredentialsDep,
 ) -> Caller:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BeforeValidator
 
 from src.api import streams
 from src.api.deps import (
@@ -59,6 +61,17 @@ def _json_errors(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, 
 router = APIRouter(
     prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_api_key)], responses=_errors
 )
+
+
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _iso_only(value: Any) -> Any:
+    """A time parameter must be ISO 8601: a bare number (which pydantic would read as
+    epoch seconds) is refused, as the schema says."""
+    if isinstance(value, str) and _NUMBER.fullmatch(value):
+        raise ValueError("an ISO 8601 date-time, not a number")
+    return value
 
 
 def _key_of(tenant: str | None, key: str | None) -> str | None:
@@ -153,10 +166,12 @@ async def list_jobs(
         str | None, Query(max_length=128, description="A job id: list the jobs older than it")
     ] = None,
     since: Annotated[
-        datetime | None, Query(description="Created at or after this time (ISO 8601)")
+        datetime | None, BeforeValidator(_iso_only),
+        Query(description="Created at or after this time (ISO 8601)"),
     ] = None,
     until: Annotated[
-        datetime | None, Query(description="Created before this time (ISO 8601)")
+        datetime | None, BeforeValidator(_iso_only),
+        Query(description="Created before this time (ISO 8601)"),
     ] = None,
     q: Annotated[
         str | None, Query(min_length=1, max_length=200,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Query
 
-from src.api.deps import CallerDep, ClientDep, optional_caller, require_api_key
+from src.api.deps import CallerDep, ClientDep, caller_if_any, require_api_key
 from src.api.schemas import ErrorDetail, QueuesPublic, UsagePerTenant, WorkersPublic
 from src.api.tenants import Caller
 from src.queue import Client
@@ -25,7 +25,7 @@ TOP_TENANTS = 10
 
 @router.get("/queues", response_model=QueuesPublic, summary="Queue counts")
 async def get_queues(
-    client: ClientDep, caller: Annotated[Caller | None, Depends(optional_caller)],
+    client: ClientDep, caller: Annotated[Caller | None, Depends(caller_if_any)],
 ) -> dict[str, Any]:
     """Counts per queue (waiting, running, totals) and overall (scheduled, dead, workers).
 

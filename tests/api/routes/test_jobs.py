@@ -403,3 +403,10 @@ class TestBodyLimit:
         assert len(body) == 1024 * 1024
         r = http.post("/jobs", content=body, headers={"Content-Type": "application/json"})
         assert r.status_code == 202
+
+
+def test_list_times_must_be_iso_8601(http: httpx.Client) -> None:
+    for value in ("-812", "1732262400", "1.5e9"):
+        r = http.get("/jobs", params={"until": value})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "until"]
+    assert http.get("/jobs", params={"since": "2026-11-30T00:00:00Z"}).status_code == 200
