@@ -93,6 +93,10 @@ class OpenAICompatible:
                 write=settings.read_timeout_s,
                 pool=settings.connect_timeout_s,
             ),
+            # httpx keeps 100 by default: a worker of concurrency 1,000 would time its
+            # calls out waiting for a connection (PoolTimeout)
+            limits=httpx.Limits(max_connections=settings.max_connections,
+                                max_keepalive_connections=min(100, settings.max_connections)),
         )
 
     async def aclose(self) -> None:

@@ -44,6 +44,9 @@ class LLMSettings(SettingsBase):
     #: total seconds one call may spend backing off before it gives up with the
     #: queue's `Retry` (the job then waits in `scheduled`, not in a worker slot)
     retry_budget_s: float = Field(60.0, alias="LLM_RETRY_BUDGET_S", ge=0)
+    #: the most HTTP connections to the model server one worker process holds at once:
+    #: each running call streams on its own, so keep it at least the worker's concurrency
+    max_connections: int = Field(1000, alias="LLM_MAX_CONNECTIONS", ge=1)
     #: offline provider: seconds per streamed chunk (a chunk is a few words)
     offline_delay_s: float = Field(0.05, alias="LLM_OFFLINE_DELAY_S", ge=0)
     #: shared limits for all workers; None (empty or 0) is unlimited
