@@ -156,6 +156,11 @@ class Envelope(BaseModel):
         )
 
 
+#: The envelope's options a record keeps when they are set (a retry restores them).
+KEPT_OPTIONS = ("timeout_s", "callback_url", "traceparent", "max_tokens", "usage", "replay_of",
+                "tenant", "schedule", "concurrency_key")
+
+
 def make_record(
     env: Envelope,
     status: Status,
@@ -192,24 +197,9 @@ def make_record(
         "finished_at": iso(finished_at),
         "worker": worker,
     }
-    if env.timeout_s is not None:
-        record["timeout_s"] = env.timeout_s
-    if env.callback_url is not None:
-        record["callback_url"] = env.callback_url
-    if env.traceparent is not None:
-        record["traceparent"] = env.traceparent
-    if env.max_tokens is not None:
-        record["max_tokens"] = env.max_tokens
-    if env.usage is not None:
-        record["usage"] = env.usage
-    if env.replay_of is not None:
-        record["replay_of"] = env.replay_of
-    if env.tenant is not None:
-        record["tenant"] = env.tenant
-    if env.schedule is not None:
-        record["schedule"] = env.schedule
-    if env.concurrency_key is not None:
-        record["concurrency_key"] = env.concurrency_key
+    for name in KEPT_OPTIONS:
+        if (value := getattr(env, name)) is not None:
+            record[name] = value
     return record
 
 
@@ -218,11 +208,9 @@ def envelope_of(record: dict[str, Any]) -> Envelope:
     return Envelope(
         id=record["id"], type=record["type"], queue=record["queue"], payload=record["payload"],
         attempt=1, max_attempts=record.get("max_attempts") or 1,
-        timeout_s=record.get("timeout_s"), callback_url=record.get("callback_url"),
-        traceparent=record.get("traceparent"), created_at=parse_iso(record.get("created_at")),
-        replay_of=record.get("replay_of"), tenant=record.get("tenant"),
-        schedule=record.get("schedule"), concurrency_key=record.get("concurrency_key"),
-        max_tokens=record.get("max_tokens"),
+        created_at=parse_iso(record.get("created_at")),
+        # a retry from the API starts a fresh token count (and budget): not `usage`
+        **{name: record.get(name) for name in KEPT_OPTIONS if name != "usage"},
     )
 
 
