@@ -379,9 +379,10 @@ class ReplayRequest(BaseModel):
         "examples": [{"from_step": "section-2"},
                      {"from_step": "outline", "payload": {"topic": "Tides", "tone": "playful"}}]})
 
-    from_step: str = Field(min_length=1, max_length=200,
-                           description="The first step to run again; the steps before it are "
-                                       "copied from the original job")
+    from_step: str | None = Field(None, min_length=1, max_length=200,
+                                  description="The first step to run again; the steps before "
+                                              "it are copied from the original job. Absent: "
+                                              "every step runs again")
     payload: Any = Field(None, description="A new payload for the replay; the original's "
                                            "when absent")
 

@@ -132,11 +132,12 @@ class Control:
         return [{"name": n, "result": orjson.loads(stored[n.encode()])}
                 for n in step_order(stored) if n.encode() in stored]
 
-    async def replay(self, job_id: str, from_step: str, payload: Any = None,
+    async def replay(self, job_id: str, from_step: str | None, payload: Any = None,
                      *, has_payload: bool = False) -> dict[str, Any]:
         """A new job running the same task again from step `from_step`: the steps the
-        original completed before it are copied, so they are not run again; `payload`
-        replaces the original's when `has_payload`. The original is left as it is.
+        original completed before it are copied, so they are not run again (None: every step
+        runs again); `payload` replaces the original's when `has_payload`. The original is
+        left as it is.
 
         Raises `JobNotFound`, or `LookupError` when `from_step` is not a stored step.
         """
@@ -146,9 +147,9 @@ class Control:
                 raise JobNotFound(job_id)
             stored = await self.redis.hgetall(self.keys.steps(job_id))
             order = step_order(stored)
-            if from_step not in order:
+            if from_step is not None and from_step not in order:
                 raise LookupError(from_step)
-            keep = order[:order.index(from_step)]
+            keep = order[:order.index(from_step)] if from_step is not None else []
             env = envelope_of(rec).model_copy(update={
                 "id": new_id(), "replay_of": job_id, "enqueued_at": time.time(),
                 "created_at": None, "payload": payload if has_payload else rec["payload"]})

@@ -101,6 +101,11 @@ class Settings(SettingsBase):
     def _valid_namespace(cls, v: str) -> str:
         return validate_namespace(v)
 
+    @field_validator("key_concurrency", mode="before")
+    @classmethod
+    def _empty_is_no_cap(cls, v: Any) -> Any:
+        return 0 if isinstance(v, str) and not v.strip() else v
+
     @field_validator("callback_allow", mode="before")
     @classmethod
     def _split_commas(cls, v: Any) -> Any:

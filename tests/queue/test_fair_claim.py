@@ -74,3 +74,13 @@ async def test_queue_counts_include_the_keys_lists_and_name_the_busiest_keys(cli
     row = next(r for r in counts["queues"] if r["name"] == q)
     assert (row["queued"], row["running"]) == (3, 2)
     assert counts["keys"] == [{"key": "A", "queued": 2, "running": 1}]
+
+
+async def test_an_envelope_another_producer_pushed_takes_the_queues_turn(client, redis):
+    q = "fair-foreign"
+    await client.enqueue_many([{"type": "echo", "payload": {"i": f"a{i}"}, "queue": q,
+                                "concurrency_key": "A"} for i in range(3)])
+    foreign = {"v": 1, "id": "01FOREIGN0000000000000000", "type": "echo", "queue": q,
+               "payload": {"i": "f"}, "attempt": 1, "max_attempts": 1, "enqueued_at": 1.0}
+    await redis.lpush(client.keys.queue(q), orjson.dumps(foreign))  # no ring entry, no token
+    assert await _claim(client, q, 2) == [("A", "a0"), ("-", "f")]

@@ -804,9 +804,9 @@ export interface components {
         ReplayRequest: {
             /**
              * From Step
-             * @description The first step to run again; the steps before it are copied from the original job
+             * @description The first step to run again; the steps before it are copied from the original job. Absent: every step runs again
              */
-            from_step: string;
+            from_step?: string | null;
             /**
              * Payload
              * @description A new payload for the replay; the original's when absent

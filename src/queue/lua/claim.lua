@@ -7,7 +7,7 @@
   which takes its turns as the key "". A key whose limit (`{ns}:key_limits`) of running
   jobs is reached is passed over without blocking the others. A claimed keyed job joins
   `{ns}:running:<key>`, which the script that ends its attempt leaves. Envelopes another
-  producer LPUSHed on the queue list without a ring entry are claimed last.
+  producer LPUSHed on the queue list take the queue's turn too (its "" joins the ring).
 
   Input:
     KEYS[1]    processing list   {ns}:processing:{worker}
@@ -38,6 +38,9 @@ end
 for i = 3, #KEYS do
   local queue = KEYS[i]
   local ring = queue .. ':keys'
+  if redis.call('LLEN', queue) > 0 and not redis.call('LPOS', ring, '') then
+    redis.call('RPUSH', ring, '')  -- envelopes another producer LPUSHed take turns too
+  end
   local keys_left = redis.call('LLEN', ring)
   local passed = 0  -- keys turned without a claim since the last one
   while #got < want and keys_left > 0 and passed < keys_left do
@@ -60,11 +63,6 @@ for i = 3, #KEYS do
         keys_left = keys_left - 1
       end
     end
-  end
-  while #got < want do
-    local env = redis.call('LMOVE', queue, KEYS[1], 'RIGHT', 'LEFT')
-    if not env then break end
-    got[#got + 1] = env
   end
 end
 return got

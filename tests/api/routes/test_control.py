@@ -86,8 +86,10 @@ def test_steps_and_replay(http: httpx.Client, worker: Any) -> None:
 
     r = http.post(f"/jobs/{job_id}/replay", json={"from_step": "s9"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "from_step"]
-    r = http.post(f"/jobs/{job_id}/replay", json={})
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "from_step"]
+    r = http.post(f"/jobs/{job_id}/replay", json={})  # no step: every step runs again
+    assert r.status_code == 202 and r.json()["replay_of"] == job_id
+    again = _until(http, r.json()["id"], "succeeded", "failed")
+    assert again["result"] == {"steps": ["s1", "s2", "s3"], "tone": "dry"}
     r = http.post("/jobs/01JD6Z5Q3M8X4K2V7B9N0C1D2E/replay", json={"from_step": "s1"})
     assert r.status_code == 404
     assert http.get("/jobs/01JD6Z5Q3M8X4K2V7B9N0C1D2E/steps").status_code == 404
