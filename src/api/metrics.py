@@ -113,7 +113,27 @@ class _ObservedCollector(Collector):
         yield families["run"]
         yield families["wait"]
         yield failures
+        yield _ended_family(observed.ended if observed is not None else {})
         yield from _llm_families(observed.llm if observed is not None else {})
+
+
+def _ended_family(ended: dict[tuple[str, str, str], int]) -> Metric:
+    """Jobs that ended, by task type, tenant (the busiest MAX_LLM_LABEL_VALUES, the rest
+    folded into `_other`) and terminal status."""
+    tenants: dict[str, int] = {}
+    for (_, tenant, _), n in ended.items():
+        tenants[tenant] = tenants.get(tenant, 0) + n
+    shown = _top(tenants)
+    folded: dict[tuple[str, str, str], int] = {}
+    for (type_, tenant, status), n in ended.items():
+        key = (type_, tenant if tenant in shown else OTHER, status)
+        folded[key] = folded.get(key, 0) + n
+    family = CounterMetricFamily(
+        "agentq_jobs_ended", "Jobs that ended (a worker's outcome, or a cancel of a job not "
+        "running), by task type, tenant and status", labels=["type", "tenant", "status"])
+    for key, n in sorted(folded.items()):
+        family.add_metric(list(key), n)
+    return family
 
 
 def _top(totals: dict[str, int]) -> set[str]:

@@ -79,6 +79,11 @@ def llm_observations(type: str, tenant: str, model: str, prompt_tokens: int,
     return out
 
 
+def ended_observation(type: str, tenant: str, status: str) -> list[str | int]:
+    """The `HINCRBY` pair that counts a job of `type` and `tenant` ending in `status`."""
+    return [f"ended:{status}:{orjson.dumps([type, tenant]).decode()}", 1]
+
+
 def recent_buckets(minutes: int, now: float | None = None) -> list[int]:
     """The buckets of the last `minutes` (the current one included)."""
     last = int(time.time() if now is None else now) // RECENT_BUCKET_S
@@ -122,6 +127,8 @@ class Observed:
     failures: dict[tuple[str, str], int] = field(default_factory=dict)  # (type, error) -> n
     #: (type, tenant, model) -> counts in the order of LLM_KINDS
     llm: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
+    #: (type, tenant, status) -> jobs that ended so
+    ended: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
 
 def _text(value: Any) -> str:
@@ -143,7 +150,9 @@ def read(fields: dict[Any, Any]) -> Observed:
             sums[(kind[:-3], rest)] = value
             continue
         head, _, type = rest.partition(":")
-        if kind == "fail":
+        if kind == "ended":
+            _read_ended(out, head, type, value)
+        elif kind == "fail":
             out.failures[(type, head)] = value
         elif kind in ("run", "wait"):
             try:
@@ -160,6 +169,14 @@ def read(fields: dict[Any, Any]) -> Observed:
             buckets.append((le, total))
         out.histograms[key] = Histogram(buckets, sums.get(key, 0) / 1000)
     return out
+
+
+def _read_ended(out: Observed, status: str, labels: str, value: int) -> None:
+    try:
+        type, tenant = (str(x) for x in orjson.loads(labels))
+    except (orjson.JSONDecodeError, TypeError, ValueError):
+        return
+    out.ended[(type, tenant, status)] = out.ended.get((type, tenant, status), 0) + value
 
 
 def _read_llm(out: Observed, kind: str, labels: str, value: int) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 
-from . import scripts
+from . import histograms, scripts
 from .keys import Keys
 from .models import Envelope, dumps, status_event
 from .settings import Settings
@@ -195,10 +195,11 @@ class Ops:
             "cancel",
             [k.job(job_id), k.cancel(job_id), k.events(job_id), k.stats,
              waiting_list(k, record), k.scheduled, k.callbacks, k.archive, k.waiting,
-             k.waiting_envelopes],
+             k.waiting_envelopes, k.metrics],
             [raw, dumps(cancelled), s.job_ttl_s, s.result_ttl_s, status_event(cancelled),
              EVENTS_MAX, f"{record['queue']}:cancelled", job_id, _callback(cancelled, now), now,
-             s.archive_cap],
+             s.archive_cap, *histograms.ended_observation(
+                 record["type"], record.get("tenant") or "default", "cancelled")],
             Cancelled,
         )
 

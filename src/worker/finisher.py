@@ -92,6 +92,8 @@ class Finisher:
         else:  # fail for good, or stale (the fence refuses the write and drops our copy)
             final = {**rec, "status": Status.FAILED.value, "finished_at": iso(now),
                      "error": out.error or error("lost", "this attempt lost the job")}
+        observe += histograms.ended_observation(env.type, rec.get("tenant") or "default",
+                                                final["status"])
         return ops.finish(env, run.raw, me, proc, final, dead=final["status"] == "failed",
                           observe=observe)
 

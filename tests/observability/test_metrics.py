@@ -76,6 +76,11 @@ async def test_metrics_has_run_and_wait_histograms_per_type_and_failures_by_erro
                   error_type="exception") == 1
     assert _value(samples, "agentq_attempt_failures_total", type="obs_fails",
                   error_type="exception") == 1
+    # jobs that ended, by type, tenant and status (the retried attempt is not an end)
+    assert _value(samples, "agentq_jobs_ended_total", type="obs_flaky", tenant="default",
+                  status="succeeded") == 1
+    assert _value(samples, "agentq_jobs_ended_total", type="obs_fails", tenant="default",
+                  status="failed") == 1
     buckets = [s for s in samples["agentq_job_run_seconds_bucket"]
                if s.labels["type"] == "obs_flaky"]
     counts = [s.value for s in sorted(buckets, key=lambda s: float(s.labels["le"]))]
@@ -133,3 +138,12 @@ def test_a_misspelt_metric_would_be_caught() -> None:
     assert _METRIC.findall('max(agentq_wrokers) + rate(agentq_x_total{a="b"}[5m])') == [
         "agentq_wrokers", "agentq_x_total"]
 
+
+
+async def test_a_cancel_of_a_queued_job_counts_as_an_end_of_its_tenant(
+        api: httpx.AsyncClient, client) -> None:
+    job = await client.enqueue("echo", {}, queue="nobody-listens", tenant="acme")
+    await client.cancel(job.id)
+    samples = _samples((await api.get("/metrics")).text)
+    assert _value(samples, "agentq_jobs_ended_total", type="echo", tenant="acme",
+                  status="cancelled") == 1

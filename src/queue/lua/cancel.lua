@@ -16,6 +16,7 @@
     KEYS[8] archive list  {ns}:archive
     KEYS[9] waiting set   {ns}:waiting
     KEYS[10] waiting envelopes {ns}:waiting:envelopes
+    KEYS[11] metrics      {ns}:metrics
     ARGV[1] the record JSON the caller read (compare-and-set guard)
     ARGV[2] cancelled record JSON (used when queued, scheduled or waiting)
     ARGV[3] record TTL in seconds (for the flag)
@@ -27,6 +28,7 @@
     ARGV[9] callback member, or ""
     ARGV[10] now in ms
     ARGV[11] archive list cap; "0" when there is no history database
+    ARGV[12..] metrics field, increment, ... (HINCRBY each, when cancelled now)
 
   Output:
      1  cancelled now
@@ -87,4 +89,5 @@ add_event(KEYS[3], ARGV[5], ARGV[6], ARGV[4])
 redis.call('HINCRBY', KEYS[4], ARGV[7], 1)
 call_back(KEYS[7], ARGV[9], ARGV[10])
 archive(KEYS[8], KEYS[3], ARGV[8], ARGV[2], ARGV[11])
+count_metrics(KEYS[11], 12)
 return 1
