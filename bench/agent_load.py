@@ -272,12 +272,12 @@ def run_case(args: argparse.Namespace, url: str, llm_url: str, case: str,
         out_file = Path(rt_dir) / "reader.json"
         reader = _start([str(PY), "-m", "bench.agent_load", "reader", "--url", url, "--ids",
                          str(ids_file), "--out", str(out_file), "--timeout",
-                         str(d * 3 + 120)], dict(os.environ, PYTHONPATH=str(ROOT)),
+                         str(d * 12 + 120)], dict(os.environ, PYTHONPATH=str(ROOT)),
                         log_dir / f"reader-{case}.log")
 
         samples: list[tuple[float, float, int]] = []  # (time, cpu s, rss)
         stats_key = f"{PREFIX}:stats"
-        deadline = time.monotonic() + d * 3 + 120
+        deadline = time.monotonic() + d * 12 + 120
         done = 0
         while time.monotonic() < deadline:
             samples.append((time.time(), proc.cpu_s(), proc.rss()))
