@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -51,6 +52,7 @@ RTCOUNT_DIR = ROOT / "bench" / "rtcount"
 NAMESPACE = "bench"
 PREFIX = "{" + NAMESPACE + "}"
 RATE = 5  # pieces (events) a second per job
+PYSPY = ROOT / "bench" / ".venv-peers" / "prof" / "bin" / "py-spy"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -222,6 +224,20 @@ def _calls(r: redis.Redis) -> dict[str, int]:
             if k.startswith("cmdstat_") and k[8:] not in OWN_COMMANDS}
 
 
+def _task_events(r: redis.Redis, ids: list[str]) -> int:
+    """The partial and progress events the tasks wrote (every job's stream, read back)."""
+    total = 0
+    for k in range(0, len(ids), 50):
+        pipe = r.pipeline(transaction=False)
+        for i in ids[k:k + 50]:
+            pipe.xrange(f"{PREFIX}:events:{i}")
+        for entries in pipe.execute():
+            for _, fields in entries:
+                kind = orjson.loads(fields[b"d"]).get("type")
+                total += kind in ("partial", "progress")
+    return total
+
+
 def run_case(args: argparse.Namespace, url: str, llm_url: str, case: str,
              log_dir: Path) -> dict[str, Any]:
     """One worker, N jobs of one kind; returns the figures."""
@@ -276,6 +292,8 @@ def run_case(args: argparse.Namespace, url: str, llm_url: str, case: str,
                         log_dir / f"reader-{case}.log")
 
         samples: list[tuple[float, float, int]] = []  # (time, cpu s, rss)
+        spy: subprocess.Popen[bytes] | None = None
+        spy_raw = Path(rt_dir) / "profile.collapsed"
         stats_key = f"{PREFIX}:stats"
         deadline = time.monotonic() + d * 12 + 120
         done = 0
@@ -285,25 +303,42 @@ def run_case(args: argparse.Namespace, url: str, llm_url: str, case: str,
                        for s in ("succeeded", "failed", "dead"))
             if done >= n or worker.poll() is not None:
                 break
+            if args.profile and spy is None and time.time() - t_enq >= min(5.0, d / 3):
+                spy = subprocess.Popen(  # py-spy from bench/profile.sh's virtualenv
+                    [str(PYSPY), "record", "--pid", str(worker.pid), "--duration",
+                     str(int(args.profile)), "--rate", "100", "--format", "raw", "-o",
+                     str(spy_raw)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
+        if spy is not None:
+            spy.wait(timeout=args.profile + 30)
+            from bench.profile import _summary
+
+            (RESULTS / f"agent-profile-{case}.txt").write_text(_summary(
+                spy_raw, f"agentq worker under bench/agent_load.py, case {case}: {n} jobs, "
+                f"concurrency {args.concurrency}, D = {d:g} s; py-spy record --pid for "
+                f"{args.profile:g} s at 100 Hz from {min(5.0, d / 3):g} s after the enqueue"))
         t_done = time.time()
         samples.append((t_done, proc.cpu_s(), proc.rss()))
         calls = {k: v - calls0.get(k, 0) for k, v in _calls(r).items()}
         succeeded = int(r.hget(stats_key, "default:succeeded") or 0)
-        # the records: when each job started and finished, and what it emitted
-        starts, ends, events = [], [], 0
+        # the records: when each job started and finished, how it ended
+        starts, ends = [], []
+        errors: dict[str, int] = {}
         pipe = r.pipeline(transaction=False)
         for i in ids:
             pipe.get(f"{PREFIX}:job:{i}")
         for raw in pipe.execute():
             rec = orjson.loads(raw) if raw else {}
             s, e = epoch(rec.get("started_at")), epoch(rec.get("finished_at"))
-            if s is not None and e is not None:
+            if s is not None and e is not None and rec.get("status") == "succeeded":
                 starts.append(s)
                 ends.append(e)
-            result = rec.get("result") or {}
-            events += int(result.get("events", 0)) if case != "sleep" else (
-                int(result.get("steps", 0)))
+            if rec.get("status") != "succeeded":
+                err = rec.get("error") or {}
+                err = err.get("message", "") if isinstance(err, dict) else str(err)
+                why = f"{rec.get('status')}: " + re.sub(r"\d+(\.\d+)?", "N", err)[:90]
+                errors[why] = errors.get(why, 0) + 1
+        events = _task_events(r, ids)
         try:
             reader.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -329,7 +364,7 @@ def run_case(args: argparse.Namespace, url: str, llm_url: str, case: str,
     late_vs_enqueue = [e - t_enq - d for e in ends]
     return {
         "case": case, "jobs": n, "seconds": d, "concurrency": args.concurrency,
-        "succeeded": succeeded, "events": events,
+        "succeeded": succeeded, "events": events, "not_succeeded": errors,
         "run_s": round(t_done - t0, 1),
         "cores_steady": steady, "steady_window_s": round(w1 - w0, 1),
         "cores_run": cpu_total / (t_done - t0),
@@ -371,7 +406,7 @@ def _f(v: Any, digits: int = 0) -> str:
 
 def report(args: argparse.Namespace, results: list[dict[str, Any]], noise_text: str,
            took_s: float) -> str:
-    cmd = "python -m bench.agent_load " + " ".join(sys.argv[1:])
+    cmd = args.command
     lines = [
         "# agentq under agent-shaped load",
         "",
@@ -408,6 +443,10 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], noise_text: 
             f"{_f(x['overrun_max_s'], 2)} "
             f"| {_f(x['late_vs_enqueue_p50_s'], 1)} / {_f(x['late_vs_enqueue_max_s'], 1)} "
             f"| {_f(x['lag_p50_ms'])} / {_f(x['lag_p99_ms'])} / {_f(x['lag_max_ms'])} |")
+    for x in results:
+        if x.get("not_succeeded"):
+            lines += ["", f"{x['case']}: jobs that did not succeed, by status and error: "
+                          f"`{json.dumps(x['not_succeeded'])}`"]
     lines += ["", "Redis commands per event, by command (the server's count over the run / "
                   "events):", ""]
     for x in results:
@@ -433,6 +472,29 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], noise_text: 
         "reader read an event − the event's `at` (set when the task emitted it).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _regroup(errors: dict[str, int]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for why, count in errors.items():
+        why = re.sub(r"\{'type': '\w+', 'message': '(.*)'\}", r"\1", why)
+        why = re.sub(r"\d+(\.\d+)?", "N", why)
+        out[why] = out.get(why, 0) + count
+    return out
+
+
+def rerender(args: argparse.Namespace, path: Path) -> None:
+    """Write the report again from a results JSON (e.g. after a change to the report)."""
+    data = json.loads(path.read_text())
+    args.command = data.get("command", args.command)
+    for x in data["results"]:
+        x["not_succeeded"] = _regroup(x.get("not_succeeded", {}))
+    text = report(args, data["results"], noise.describe(data["noise"]["start"],
+                                                         data["noise"]["end"]),
+                  data.get("took_s", data["noise"]["end"]["at"] - data["noise"]["start"]["at"]))
+    args.out.write_text(text.replace("Run: " + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                     "Run: " + data.get("run", "?")))
+    path.write_text(json.dumps(data, indent=1))
 
 
 def main_run(args: argparse.Namespace) -> None:
@@ -468,7 +530,9 @@ def main_run(args: argparse.Namespace) -> None:
     sys.stdout.write(text)
     args.out.write_text(text)
     args.out.with_suffix(".json").write_text(json.dumps(
-        {"results": results, "noise": {"start": start, "end": end}}, indent=1))
+        {"results": results, "noise": {"start": start, "end": end},
+         "run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "command": args.command,
+         "took_s": time.monotonic() - t_start}, indent=1))
     log(f"written: {args.out}")
 
 
@@ -491,7 +555,13 @@ def main() -> None:
                    default=["agent", "agent-unbounded-pool", "sleep"],
                    help="any of agent, agent-unbounded-pool, sleep (default: all three)")
     p.add_argument("--out", type=Path, default=RESULTS / "agent.md")
+    p.add_argument("--profile", type=float, default=0,
+                   help="py-spy the worker for this many seconds once the jobs run (installed "
+                        "by bench/profile.sh); writes results/agent-profile-<case>.txt")
+    p.add_argument("--rerender", type=Path, default=None,
+                   help="write --out again from this results JSON, running nothing")
     args = p.parse_args()
+    args.command = "python -m bench.agent_load " + " ".join(sys.argv[1:])
     try:
         import uvloop
     except ImportError:
@@ -504,7 +574,10 @@ def main() -> None:
         args.out.write_text(json.dumps(out))
     else:
         args.concurrency = args.concurrency or args.jobs
-        main_run(args)
+        if args.rerender:
+            rerender(args, args.rerender)
+        else:
+            main_run(args)
 
 
 if __name__ == "__main__":
