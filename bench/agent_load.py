@@ -9,8 +9,10 @@ plain asyncio, HTTP/1.1 with chunked server-sent events), one agentq worker proc
 (`python -m src.worker --concurrency N`) and an event reader (`reader` below, a process
 of its own). N `bench_agent` jobs (bench/agent_tasks.py) are enqueued at once; each
 streams a completion that the fake server sends as 5 pieces a second for D seconds,
-and emits each piece with `ctx.emit("partial", ...)`. Then the same with the built-in
-`sleep` task (`{"seconds": D, "steps": 5·D}`: a progress event 5 times a second).
+and emits each piece with `ctx.emit("partial", ...)`, through the worker's LLM client as
+shipped (`agent`), then with that client's HTTP pool unbounded (`agent-unbounded-pool`);
+then the built-in `sleep` task (`{"seconds": D, "steps": 5·D}`: a progress event 5
+times a second). `--profile 10` also records the worker with py-spy for 10 s.
 
 Measured, for the worker process: CPU (cores, from /proc/<pid>/stat, while all N jobs
 run, and over the whole run), CPU per event, Redis round trips per event (bench/rtcount,
