@@ -5,9 +5,12 @@ Usage (from the repository root, in the project's virtualenv; `bench/run.sh` doe
     .venv/bin/python -m bench.driver [--quick] [--only agentq,arq] [--runs 3]
 
 Each system is an adapter module in bench/systems/, run as a subprocess in the
-virtualenv that has its library; it prints JSON. Timed figures are the median of
---runs runs, interleaved across systems so that a noisy moment hits all of them.
-Writes bench/results/latest.md (and latest.json).
+virtualenv that has its library; it prints JSON. Every scenario runs with each task
+body (--bodies: `empty`, and `io`, one INCR through the task's own Redis client; see
+bench/systems/body.py). Timed figures are the median of --runs runs, interleaved across
+systems so that a noisy moment hits all of them; a ratio is given as the median of its
+per-run values with their min–max. The machine's noise (bench/noise.py) is recorded at
+both ends. Writes bench/results/latest.md (and latest.json).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from typing import Any
 
 import redis
 
-from bench import http_bench
+from bench import http_bench, noise
+from bench.systems.body import BODIES
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -171,10 +175,17 @@ def median(values: list[float]) -> float | None:
 class Results:
     def __init__(self) -> None:
         self.raw: dict[str, dict[str, list[Any]]] = {}
+        self.by_run: dict[str, dict[str, dict[int, float]]] = {}
         self.notes: dict[str, dict[str, str]] = {}
+        self.run = 0  # the run the next values belong to
 
     def add(self, key: str, metric: str, value: Any) -> None:
         self.raw.setdefault(key, {}).setdefault(metric, []).append(value)
+        if isinstance(value, int | float):
+            self.by_run.setdefault(key, {}).setdefault(metric, {})[self.run] = value
+
+    def runs_of(self, key: str, metric: str) -> dict[int, float]:
+        return self.by_run.get(key, {}).get(metric, {})
 
     def note(self, key: str, metric: str, text: str) -> None:
         self.notes.setdefault(key, {})[metric] = text
@@ -185,7 +196,6 @@ class Results:
 
 def measure(args: argparse.Namespace, valkey: Valkey, res: Results) -> None:
     quick = args.quick
-    n = args.jobs or (1000 if quick else 3000)
     systems = [s for s in SYSTEMS if not args.only or s.key in args.only]
     for s in [s for s in systems if not s.python.exists()]:
         log(f"{s.key}: {s.python} is missing; left out")
@@ -196,8 +206,10 @@ def measure(args: argparse.Namespace, valkey: Valkey, res: Results) -> None:
         ("proc_c10", 10, 1),
         ("proc_2p", None, 2),
     ]
+    io_configs = [c for c in configs if c[0] != "proc_c10"]
 
-    def record(s: Sys, metric: str, out: dict, field_: str, also_enqueue: bool = False) -> None:
+    def record(s: Sys, metric: str, out: dict, field_: str, also_enqueue: bool = False,
+               enqueue_metric: str = "enqueue") -> None:
         if "unsupported" in out:
             res.note(s.key, metric, out["unsupported"])
             return
@@ -207,54 +219,21 @@ def measure(args: argparse.Namespace, valkey: Valkey, res: Results) -> None:
             return
         res.add(s.key, metric, out.get(field_))
         if also_enqueue and "enqueue_per_s" in out:
-            res.add(s.key, "enqueue", out["enqueue_per_s"])
+            res.add(s.key, enqueue_metric, out["enqueue_per_s"])
 
     for run in range(runs):
-        for s in systems:
-            for metric, conc, procs in configs:
-                valkey.flush()
-                jobs = max(100, int(n * s.scale))
-                extra = ["--jobs", str(jobs), "--procs", str(procs), "--timeout", str(args.timeout)]
-                if conc:
-                    extra += ["--concurrency", str(conc)]
-                if metric != "proc_default":
-                    extra.append("--no-enqueue-timing")
-                out = run_adapter(s, valkey.url, "throughput", *extra)
-                record(s, metric, out, "jobs_per_s", also_enqueue=metric == "proc_default")
-                log(f"[run {run + 1}/{runs}] {s.key:10} {metric:13} {_short(out)}")
-            if s.key == "agentq":
-                valkey.flush()
-                out = run_adapter(s, valkey.url, "enqueue_many", "--jobs", str(n * 2))
-                record(s, "enqueue_many", out, "enqueue_per_s")
-                log(f"[run {run + 1}/{runs}] {s.key:10} enqueue_many  {_short(out)}")
-            valkey.flush()
-            out = run_adapter(
-                s, valkey.url, "pickup", "--samples", str(args.samples),
-                "--timeout", "5" if quick else "15",
-            )
-            if "p50_ms" in out:
-                for q in ("p50_ms", "p95_ms", "p99_ms", "samples"):
-                    res.add(s.key, q, out[q])
-            else:
-                record(s, "p50_ms", out, "p50_ms")
-            log(f"[run {run + 1}/{runs}] {s.key:10} pickup        {_short(out)}")
-            if run < args.count_runs:
-                valkey.flush()
-                rt_jobs = max(100, int(1000 * min(s.scale, 1.0)))
-                out = run_adapter(s, valkey.url, "rt", "--jobs", str(rt_jobs))
-                record(s, "rt", out, "rt_per_job")
-                if "server_calls_per_job" in out:
-                    res.add(s.key, "server_calls", out["server_calls_per_job"])
-                    res.note(s.key, "server_calls_detail", json.dumps(out.get("server_calls")))
-                log(f"[run {run + 1}/{runs}] {s.key:10} round trips   {_short(out)}")
-                valkey.flush()
-                out = run_adapter(s, valkey.url, "memory", "--jobs", "10000")
-                record(s, "bytes", out, "bytes_per_job")
-                log(f"[run {run + 1}/{runs}] {s.key:10} memory        {_short(out)}")
+        res.run = run
+        args.noise_runs.append(noise.snapshot(calibration=False))
+        for body in args.bodies:
+            os.environ["BENCH_BODY"] = body  # the adapters and their workers read it
+            measure_body(args, valkey, res, systems, run, runs, body,
+                         configs if body == "empty" else io_configs, record)
+        os.environ.pop("BENCH_BODY", None)
     if not args.only or "history" in args.only:
         measure_history(args, valkey, res, runs)
     if not args.only or "http" in args.only or "agentq" in args.only:
         for run in range(runs):
+            res.run = run
             valkey.flush()
             out = http_bench.run_all(valkey.url, duration_s=2 if quick else 5)
             for k, v in out.items():
@@ -265,6 +244,71 @@ def measure(args: argparse.Namespace, valkey: Valkey, res: Results) -> None:
                     log(f"  http: ERROR {v}")
             res.note("http", "generator", out.get("generator", "?"))
             log(f"[run {run + 1}/{runs}] http          {_short(out)}")
+
+
+def metric_name(body: str, metric: str) -> str:
+    """The empty body's metrics keep their names; the I/O body's get an `io_` prefix."""
+    return metric if body == "empty" else f"io_{metric}"
+
+
+def measure_body(args: argparse.Namespace, valkey: Valkey, res: Results, systems: list[Sys],
+                 run: int, runs: int, body: str, configs: list[tuple[str, int | None, int]],
+                 record: Any) -> None:
+    quick = args.quick
+    n = args.jobs or (1000 if quick else 3000)
+    m = lambda metric: metric_name(body, metric)  # noqa: E731
+    tag = f"[run {run + 1}/{runs} {body:5}]"
+    for s in systems:
+        for metric, conc, procs in configs:
+            valkey.flush()
+            jobs = max(100, int(n * s.scale))
+            extra = ["--jobs", str(jobs), "--procs", str(procs), "--timeout", str(args.timeout)]
+            if conc:
+                extra += ["--concurrency", str(conc)]
+            if metric != "proc_default":
+                extra.append("--no-enqueue-timing")
+            out = run_adapter(s, valkey.url, "throughput", *extra)
+            record(s, m(metric), out, "jobs_per_s", also_enqueue=metric == "proc_default",
+                   enqueue_metric=m("enqueue"))
+            log(f"{tag} {s.key:10} {metric:13} {_short(out)}")
+        if s.key == "agentq" and body == "empty":
+            valkey.flush()
+            out = run_adapter(s, valkey.url, "enqueue_many", "--jobs", str(n * 2))
+            record(s, "enqueue_many", out, "enqueue_per_s")
+            log(f"{tag} {s.key:10} enqueue_many  {_short(out)}")
+        if s.key in ("agentq", "raw") and body == "empty":
+            valkey.flush()
+            out = run_adapter(s, valkey.url, "enqueue_sync", "--jobs", str(n))
+            record(s, "enqueue_sync", out, "enqueue_per_s")
+            log(f"{tag} {s.key:10} enqueue_sync  {_short(out)}")
+        valkey.flush()
+        out = run_adapter(
+            s, valkey.url, "pickup", "--samples", str(args.samples),
+            "--timeout", "5" if quick else "15",
+        )
+        if "p50_ms" in out:
+            for q in ("p50_ms", "p95_ms", "p99_ms", "samples"):
+                res.add(s.key, m(q), out[q])
+        else:
+            record(s, m("p50_ms"), out, "p50_ms")
+        log(f"{tag} {s.key:10} pickup        {_short(out)}")
+        if run < args.count_runs:
+            valkey.flush()
+            rt_jobs = max(100, int(1000 * min(s.scale, 1.0)))
+            out = run_adapter(s, valkey.url, "rt", "--jobs", str(rt_jobs))
+            record(s, m("rt"), out, "rt_per_job")
+            if "worker_rt_per_job" in out:
+                res.add(s.key, m("rt_worker"), out["worker_rt_per_job"])
+            if "server_calls_per_job" in out:
+                res.add(s.key, m("server_calls"), out["server_calls_per_job"])
+                res.note(s.key, m("server_calls_detail"),
+                         json.dumps(out.get("server_calls")))
+            log(f"{tag} {s.key:10} round trips   {_short(out)}")
+            if body == "empty":  # what a queued job holds does not depend on the body
+                valkey.flush()
+                out = run_adapter(s, valkey.url, "memory", "--jobs", "10000")
+                record(s, "bytes", out, "bytes_per_job")
+                log(f"{tag} {s.key:10} memory        {_short(out)}")
 
 
 def measure_history(args: argparse.Namespace, valkey: Valkey, res: Results, runs: int) -> None:
@@ -400,6 +444,114 @@ def _ratio_best_peer(res: Results, metric: str) -> float | None:
     return _ratio(res.get("agentq", metric), max(peers)) if peers else None
 
 
+BODY_TITLES = {
+    "empty": "Empty task body (a no-op)",
+    "io": "I/O task body: one `INCR` through the task's own Redis client (asyncio client "
+          "for the asyncio systems, synchronous for Dramatiq and RQ), made once per worker "
+          "process",
+}
+
+
+def system_table(res: Results, keys: list[Sys], body: str, args: argparse.Namespace) -> list[str]:
+    m = lambda metric: metric_name(body, metric)  # noqa: E731
+    with_c10 = any(res.runs_of(s.key, m("proc_c10")) for s in keys)
+    head = ("| system | enqueue jobs/s | processing jobs/s, 1 process, default concurrency "
+            + ("| 1 process, concurrency 10 " if with_c10 else "")
+            + "| 2 processes | pickup p50 / p95 / p99 ms | round trips per job "
+            "| of which in the worker | Redis calls per job | bytes per queued job |")
+    lines = ["", f"{BODY_TITLES[body]}:", "", head,
+             "| --- |" + " ---: |" * (8 + with_c10)]
+    for s in keys:
+        pick = "–"
+        if res.get(s.key, m("p50_ms")) is not None:
+            pick = " / ".join(fmt(res.get(s.key, m(q)), 2)
+                              for q in ("p50_ms", "p95_ms", "p99_ms"))
+            samples = res.get(s.key, m("samples"))
+            if samples is not None and samples < args.samples:
+                pick += f" (n={samples:.0f})"
+        label = s.label
+        if s.key == "raw":
+            label += " (MULTI{SET EX, LPUSH}; BLMOVE/body/SET/LREM loop)"
+        c10 = f"| {cell(res, s.key, m('proc_c10'))} " if with_c10 else ""
+        lines.append(
+            f"| {label} | {cell(res, s.key, m('enqueue'))} "
+            f"| {cell(res, s.key, m('proc_default'))} {c10}| {cell(res, s.key, m('proc_2p'))} "
+            f"| {pick} | {cell(res, s.key, m('rt'), 2)} | {cell(res, s.key, m('rt_worker'), 2)} "
+            f"| {cell(res, s.key, m('server_calls'), 2)} | {cell(res, s.key, 'bytes')} |"
+        )
+    return lines
+
+
+def run_ratios(res: Results, metric: str, base_keys: list[str], key: str = "agentq",
+               base_metric: str | None = None) -> list[float]:
+    """key's figure over the best of base_keys', run by run (the runs both have)."""
+    mine = res.runs_of(key, metric)
+    out = []
+    for run, v in sorted(mine.items()):
+        bases = [res.runs_of(b, base_metric or metric).get(run) for b in base_keys]
+        bases = [b for b in bases if b]
+        if v and bases:
+            out.append(v / max(bases))
+    return out
+
+
+def spread(ratios: list[float]) -> str:
+    if not ratios:
+        return "–"
+    med = statistics.median(ratios)
+    if len(ratios) == 1:
+        return f"{med:.2f}× (1 run)"
+    return f"{med:.2f}× ({min(ratios):.2f}–{max(ratios):.2f}, {len(ratios)} runs)"
+
+
+def fastest(res: Results, metric: str, keys: list[str]) -> str:
+    best = max(((res.get(k, metric) or 0, k) for k in keys), default=(0, ""))
+    return next((s.label for s in SYSTEMS if s.key == best[1]), "–") if best[0] else "–"
+
+
+RATIOS = [
+    # label, metric, base keys, base metric, goal text, goal test
+    ("processing, 1 process: agentq / fastest peer", "proc_default", PEER_KEYS, None, "", None),
+    ("processing, 2 processes: agentq / fastest peer", "proc_2p", PEER_KEYS, None, "", None),
+    ("processing, 1 process: agentq / raw loop", "proc_default", ["raw"], None, "", None),
+    ("enqueue: agentq / fastest peer", "enqueue", PEER_KEYS, None, "> 1.00×",
+     lambda v: v > 1.0),
+    ("enqueue: agentq / raw MULTI{SET EX, LPUSH}", "enqueue", ["raw"], None, "≥ 0.80×",
+     lambda v: v >= 0.8),
+]
+
+
+def ratio_table(res: Results) -> list[str]:
+    lines = ["", "Ratios, each taken run by run (median of the runs, min–max):", "",
+             "| ratio | empty body | I/O body | goal | fastest peer (empty / I/O) |",
+             "| --- | ---: | ---: | ---: | --- |"]
+    for label, metric, bases, base_metric, goal, ok in RATIOS:
+        cells = []
+        for body in BODIES:
+            rs = run_ratios(res, metric_name(body, metric), bases,
+                            base_metric=base_metric and metric_name(body, base_metric))
+            text = spread(rs)
+            if ok and rs:
+                text += " PASS" if ok(statistics.median(rs)) else " MISS"
+            cells.append(text)
+        peers = ("" if bases != PEER_KEYS else
+                 " / ".join(fastest(res, metric_name(b, metric), PEER_KEYS) for b in BODIES))
+        lines.append(f"| {label} | {cells[0]} | {cells[1]} | {goal} | {peers} |")
+    sync = res.get("agentq", "enqueue_sync")
+    if sync is not None:
+        dram = run_ratios(res, "enqueue_sync", ["dramatiq"], base_metric="enqueue")
+        raw = run_ratios(res, "enqueue_sync", ["raw"])
+        lines += [
+            "",
+            "Synchronous enqueue, one blocking call per job: agentq `SyncClient.enqueue` "
+            f"{fmt(sync)} jobs/s; Dramatiq `send` {fmt(res.get('dramatiq', 'enqueue'))} jobs/s "
+            f"(agentq / Dramatiq {spread(dram)}); raw synchronous redis-py "
+            f"MULTI{{SET EX, LPUSH}} {fmt(res.get('raw', 'enqueue_sync'))} jobs/s "
+            f"(agentq / raw {spread(raw)}).",
+        ]
+    return lines
+
+
 def report(res: Results, valkey: Valkey, args: argparse.Namespace, took_s: float) -> str:
     keys = [s for s in SYSTEMS if s.key in res.raw or s.key in res.notes]
     runs = args.runs or (1 if args.quick else 3)
@@ -408,34 +560,20 @@ def report(res: Results, valkey: Valkey, args: argparse.Namespace, took_s: float
         "",
         f"Machine: {machine(valkey)}.  ",
         f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-        f"{'BENCH_QUICK=1, ' if args.quick else ''}median of {runs} run(s) "
+        f"{'BENCH_QUICK=1 (a short run, not the full one), ' if args.quick else ''}"
+        f"median of {runs} run(s) "
         f"(round trips and memory: {min(runs, args.count_runs)}), {took_s / 60:.1f} min.  ",
         f"Command: `{args.command}`",
         "",
-        "No-op task, 200-byte payload, one Valkey server with persistence off. "
-        "Ratios are to agentq.",
+        "200-byte payload, one Valkey server with persistence off. Ratios in the tables are "
+        "to agentq's median.",
         "",
-        "| system | enqueue jobs/s | processing jobs/s, 1 process, default concurrency "
-        "| 1 process, concurrency 10 | 2 processes | pickup p50 / p95 / p99 ms "
-        "| round trips per job | Redis calls per job | bytes per queued job |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        args.noise_text,
     ]
-    for s in keys:
-        pick = "–"
-        if res.get(s.key, "p50_ms") is not None:
-            pick = " / ".join(fmt(res.get(s.key, q), 2) for q in ("p50_ms", "p95_ms", "p99_ms"))
-            samples = res.get(s.key, "samples")
-            if samples is not None and samples < args.samples:
-                pick += f" (n={samples:.0f})"
-        label = s.label
-        if s.key == "raw":
-            label += " (MULTI{SETEX, LPUSH}; BLMOVE/SET/LREM loop)"
-        lines.append(
-            f"| {label} | {cell(res, s.key, 'enqueue')} | {cell(res, s.key, 'proc_default')} "
-            f"| {cell(res, s.key, 'proc_c10')} | {cell(res, s.key, 'proc_2p')} | {pick} "
-            f"| {cell(res, s.key, 'rt', 2)} | {cell(res, s.key, 'server_calls', 2)} "
-            f"| {cell(res, s.key, 'bytes')} |"
-        )
+    for body in args.bodies:
+        if keys:
+            lines += system_table(res, keys, body, args)
+    lines += ratio_table(res)
     if res.get("agentq", "enqueue_many") is not None:
         lines += ["", f"agentq `enqueue_many` (batches of 100, one round trip each): "
                       f"{fmt(res.get('agentq', 'enqueue_many'))} jobs/s."]
@@ -474,9 +612,10 @@ def report(res: Results, valkey: Valkey, args: argparse.Namespace, took_s: float
     notes = []
     for s in keys:
         for metric, text in res.notes.get(s.key, {}).items():
-            if metric == "server_calls_detail":
+            if metric.endswith("server_calls_detail"):
                 jobs = max(100, int(1000 * min(s.scale, 1.0)))
-                notes.append(f"- {s.label}: commands the server ran for {jobs:,} jobs "
+                body = "I/O body" if metric.startswith("io_") else "empty body"
+                notes.append(f"- {s.label}, {body}: commands the server ran for {jobs:,} jobs "
                              f"(with those inside scripts and the benchmark's own polling): "
                              f"`{text}`")
             elif text not in ("error",):
@@ -525,7 +664,10 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=200)
     p.add_argument("--timeout", type=float, default=45.0)
     p.add_argument("--out", type=Path, default=RESULTS / "latest.md")
+    p.add_argument("--bodies", type=lambda s: [b for b in BODIES if b in s.split(",")],
+                   default=list(BODIES), help="task bodies to run: empty,io (both by default)")
     args = p.parse_args()
+    args.noise_runs = []
     if args.quick and args.samples == 200:
         args.samples = 100
     args.command = "make bench" + (" (BENCH_QUICK=1)" if args.quick else "")
@@ -535,17 +677,26 @@ def main() -> None:
     os.environ.setdefault("BENCH_LOG_DIR", str(Path(tempfile.gettempdir()) / "agentq-bench-logs"))
     t0 = time.monotonic()
     res = Results()
+    start = noise.snapshot()
+    log(f"noise at start: load {start['loadavg']}, calibration {start['calibration_ms']:.0f} ms")
     with Valkey() as valkey:
         log(f"{valkey.engine} {valkey.version} on {valkey.url}")
         try:
             measure(args, valkey, res)
         except KeyboardInterrupt:
             log("interrupted: reporting what was measured")
+        end = noise.snapshot()
+        args.noise_text = noise.describe(start, end) + (
+            " Load average (1 min) at the start of each run: "
+            + ", ".join(f"{s['loadavg'][0]:.2f}" for s in args.noise_runs if s["loadavg"])
+            + "." if args.noise_runs else "")
         text = report(res, valkey, args, time.monotonic() - t0)
     sys.stdout.write("\n" + text)
     args.out.write_text(text)
     args.out.with_suffix(".json").write_text(json.dumps(
-        {"raw": res.raw, "notes": res.notes}, indent=1, default=str))
+        {"raw": res.raw, "by_run": res.by_run, "notes": res.notes,
+         "noise": {"start": start, "end": end, "runs": args.noise_runs}},
+        indent=1, default=str))
     log(f"written: {args.out}")
 
 

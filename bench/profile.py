@@ -1,11 +1,13 @@
 """Profiles with py-spy: one agentq worker draining no-op jobs, or the API under POST load.
 
     bash bench/profile.sh worker [JOBS] [CONCURRENCY]
+    BENCH_BODY=io bash bench/profile.sh worker [JOBS] [CONCURRENCY]   # the I/O task body
     bash bench/profile.sh api [SECONDS]
 
 Prints the functions with the most samples of the process's main thread, by own time
 (where the CPU is; without --native, C code is charged to the Python line calling it)
-and by total time (callees included), and writes bench/results/<what>-profile.txt.
+and by total time (callees included), and writes bench/results/<what>-profile.txt
+(`worker-io-profile.txt` for the I/O body: one INCR per job, bench/systems/body.py).
 """
 
 from __future__ import annotations
@@ -75,7 +77,9 @@ def profile_worker(pyspy: str, valkey: Valkey, raw: Path, n: int, conc: int) -> 
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     took = time.perf_counter() - t0
-    return (f"agentq worker, {n} bench_noop jobs, concurrency {conc}, --burst: {took:.1f} s "
+    body = os.environ.get("BENCH_BODY", "empty")
+    return (f"agentq worker, {n} bench_noop jobs ({body} body), concurrency {conc}, --burst: "
+            f"{took:.1f} s "
             f"under py-spy ({n / took:,.0f} jobs/s with the sampler attached, start-up included)")
 
 
@@ -127,7 +131,8 @@ def main() -> None:
             raise SystemExit("usage: profile.sh worker|api [...]")
     text = _summary(raw, title)
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
-    (ROOT / "bench" / "results" / f"{what}-profile.txt").write_text(text)
+    name = "worker-io" if what == "worker" and os.environ.get("BENCH_BODY") == "io" else what
+    (ROOT / "bench" / "results" / f"{name}-profile.txt").write_text(text)
     sys.stdout.write(text)
 
 

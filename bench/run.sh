@@ -5,6 +5,8 @@
 #   bash bench/run.sh --only agentq,arq    any bench/driver.py option passes through
 #   BENCH_FOLLOWERS=0 bash bench/run.sh    without the followers benchmark
 #   BENCH_FOLLOWERS=only bash bench/run.sh the followers benchmark alone (about 3 minutes)
+#   bash bench/run.sh --only agent         the agent-shaped load alone (bench/agent_load.py)
+#   BENCH_AGENT=1 bash bench/run.sh        the driver, then the agent-shaped load too
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +15,12 @@ PEERS=bench/.venv-peers
 if [[ ! -x $PY ]]; then
   echo "bench: $PY is missing; run 'make install' first" >&2
   exit 1
+fi
+
+# The agent-shaped load alone (bench/agent_load.py): `bash bench/run.sh --only agent
+# [--seconds 20 --jobs 200]`; the options after `agent` pass to it.
+if [[ ${1:-} == --only && ${2:-} == agent ]]; then
+  exec "$PY" -m bench.agent_load "${@:3}"
 fi
 
 FOLLOWERS=${BENCH_FOLLOWERS:-1}
@@ -49,6 +57,9 @@ if ! command -v wrk >/dev/null; then
 fi
 
 "$PY" -m bench.driver "$@"
+if [[ ${BENCH_AGENT:-0} == 1 ]]; then
+  "$PY" -m bench.agent_load ${BENCH_QUICK:+--seconds 20 --jobs 200}
+fi
 if [[ $FOLLOWERS != 0 ]]; then
   "$PY" -m bench.followers ${BENCH_QUICK:+--quick}
 fi

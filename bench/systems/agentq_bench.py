@@ -11,7 +11,7 @@ import redis.asyncio as aredis
 
 import bench.agentq_tasks  # noqa: F401  (registers bench_noop for the client too)
 from bench.systems.common import PAYLOAD, System, main
-from src.queue import Client, Keys
+from src.queue import Client, Keys, SyncClient
 
 NAMESPACE = "bench"
 BATCH = 100
@@ -59,7 +59,22 @@ async def scenario_enqueue_many(system: Agentq, args: argparse.Namespace) -> dic
     return {"enqueue_per_s": (n // BATCH) * BATCH / (time.perf_counter() - t0), "batch": BATCH}
 
 
-Agentq.SCENARIOS = {"enqueue_many": scenario_enqueue_many}
+async def scenario_enqueue_sync(system: Agentq, args: argparse.Namespace) -> dict[str, Any]:
+    """`SyncClient.enqueue`, one blocking call per job, as synchronous code calls it."""
+    n = args.jobs
+    client = SyncClient.from_url(system.url, namespace=NAMESPACE)
+    try:
+        client.enqueue("bench_noop", PAYLOAD, max_attempts=1)  # connect, load the script
+        t0 = time.perf_counter()
+        for _ in range(n):
+            client.enqueue("bench_noop", PAYLOAD, max_attempts=1)
+        took = time.perf_counter() - t0
+    finally:
+        client.close()
+    return {"enqueue_per_s": n / took}
+
+
+Agentq.SCENARIOS = {"enqueue_many": scenario_enqueue_many, "enqueue_sync": scenario_enqueue_sync}
 
 if __name__ == "__main__":
     main(Agentq)

@@ -11,6 +11,7 @@ import redis.asyncio as aredis
 from arq import create_pool
 from arq.connections import RedisSettings
 
+from bench.systems.body import body_async
 from bench.systems.common import System, main
 
 _starts = os.environ.get("BENCH_PICKUP_KEY")
@@ -19,6 +20,7 @@ _starts = os.environ.get("BENCH_PICKUP_KEY")
 async def noop(ctx: dict[str, Any], data: str) -> None:
     if _starts:
         await ctx["redis"].rpush(_starts, repr(time.time()))
+    await body_async()
 
 
 class WorkerSettings:

@@ -17,6 +17,7 @@ import redis
 import redis.asyncio as aredis
 from dramatiq.brokers.redis import RedisBroker
 
+from bench.systems.body import body_sync
 from bench.systems.common import System, main
 
 _url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379")
@@ -31,6 +32,7 @@ dramatiq.set_broker(broker)
 def noop(data: str) -> None:
     if _redis is not None:
         _redis.rpush(_starts, repr(time.time()))
+    body_sync()
 
 
 class Dramatiq(System):

@@ -1,12 +1,15 @@
 """The floor: what plain redis-py does with no queue library around it.
 
-Enqueue is one MULTI{SETEX record, LPUSH envelope} per job; the worker is a single
-asyncio loop doing BLMOVE queue→processing, SET the finished record, LREM from
-processing, one job at a time. Same record and envelope shapes as agentq (§5).
+Enqueue is one MULTI{SET EX record, LPUSH envelope} per job (`enqueue_sync`: the same
+with the synchronous redis-py client); the worker is a single asyncio loop doing BLMOVE
+queue→processing, the task body (`bench/systems/body.py`: nothing, or one INCR), SET
+the finished record, LREM from processing, one job at a time. Same record and envelope
+shapes as agentq (§5).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import sys
@@ -14,9 +17,11 @@ import time
 from typing import Any
 
 import orjson
+import redis
 import redis.asyncio as aredis
 
-from bench.systems.common import System, main
+from bench.systems.body import body_async
+from bench.systems.common import PAYLOAD, System, main
 
 QUEUE = "raw:queue"
 PROCESSING = "raw:processing"
@@ -41,17 +46,8 @@ class Raw(System):
         await self.r.aclose()
 
     async def enqueue(self, payload: dict[str, Any]) -> None:
-        job_id = os.urandom(13).hex()
-        envelope = {"v": 1, "id": job_id, "type": "noop", "queue": "default",
-                    "payload": payload, "attempt": 1, "max_attempts": 1,
-                    "timeout_s": 600, "enqueued_at": time.time()}
-        record = {"id": job_id, "type": "noop", "queue": "default", "status": "queued",
-                  "progress": 0, "message": None, "payload": payload, "result": None,
-                  "error": None, "attempt": 0, "max_attempts": 1, "created_at": _now_iso(),
-                  "started_at": None, "finished_at": None, "worker": None}
         pipe = self.r.pipeline(transaction=True)
-        pipe.execute_command("SETEX", _job_key(job_id), TTL_S, orjson.dumps(record))
-        pipe.lpush(QUEUE, orjson.dumps(envelope))
+        _queue_one(pipe, payload)
         await pipe.execute()
 
     def unsupported(self, scenario: str, concurrency: int | None, procs: int) -> str | None:
@@ -76,6 +72,37 @@ class Raw(System):
         return a + b
 
 
+def _queue_one(pipe: Any, payload: dict[str, Any]) -> None:
+    job_id = os.urandom(13).hex()
+    envelope = {"v": 1, "id": job_id, "type": "noop", "queue": "default",
+                "payload": payload, "attempt": 1, "max_attempts": 1,
+                "timeout_s": 600, "enqueued_at": time.time()}
+    record = {"id": job_id, "type": "noop", "queue": "default", "status": "queued",
+              "progress": 0, "message": None, "payload": payload, "result": None,
+              "error": None, "attempt": 0, "max_attempts": 1, "created_at": _now_iso(),
+              "started_at": None, "finished_at": None, "worker": None}
+    pipe.set(_job_key(job_id), orjson.dumps(record), ex=TTL_S)
+    pipe.lpush(QUEUE, orjson.dumps(envelope))
+
+
+async def scenario_enqueue_sync(system: Raw, args: argparse.Namespace) -> dict[str, Any]:
+    """The same MULTI{SET EX, LPUSH} per job with the synchronous redis-py client."""
+    r = redis.Redis.from_url(system.url)
+    n = args.jobs
+    r.ping()  # connect first, as the agentq client's first call does before its timing
+    t0 = time.perf_counter()
+    for _ in range(n):
+        pipe = r.pipeline(transaction=True)
+        _queue_one(pipe, PAYLOAD)
+        pipe.execute()
+    took = time.perf_counter() - t0
+    r.close()
+    return {"enqueue_per_s": n / took}
+
+
+Raw.SCENARIOS = {"enqueue_sync": scenario_enqueue_sync}
+
+
 async def _worker(url: str) -> None:
     r = aredis.Redis.from_url(url)
     starts = os.environ.get("BENCH_PICKUP_KEY")
@@ -87,6 +114,7 @@ async def _worker(url: str) -> None:
             if starts:
                 await r.rpush(starts, repr(time.time()))
             env = orjson.loads(raw)
+            await body_async()
             record = {"id": env["id"], "type": env["type"], "status": "succeeded",
                       "payload": env["payload"], "result": None, "attempt": 1,
                       "finished_at": _now_iso()}

@@ -16,6 +16,7 @@ import redis
 import redis.asyncio as aredis
 from rq import Queue
 
+from bench.systems.body import body_sync
 from bench.systems.common import System, main
 
 _starts = os.environ.get("BENCH_PICKUP_KEY")
@@ -25,6 +26,7 @@ _redis = redis.Redis.from_url(os.environ["REDIS_URL"]) if _starts else None
 def noop(data: str) -> None:
     if _redis is not None:
         _redis.rpush(_starts, repr(time.time()))
+    body_sync()
 
 
 class Rq(System):

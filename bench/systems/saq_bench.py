@@ -10,6 +10,7 @@ from typing import Any
 import redis.asyncio as aredis
 from saq import Queue
 
+from bench.systems.body import body_async
 from bench.systems.common import System, main
 
 _starts = os.environ.get("BENCH_PICKUP_KEY")
@@ -22,6 +23,7 @@ async def noop(ctx: dict[str, Any], *, data: str) -> None:
         if _redis is None:
             _redis = aredis.Redis.from_url(os.environ["REDIS_URL"])
         await _redis.rpush(_starts, repr(time.time()))
+    await body_async()
 
 
 def _settings() -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 import redis.asyncio as aredis
 from taskiq_redis import ListQueueBroker, RedisAsyncResultBackend
 
+from bench.systems.body import COUNTER_KEY, body_async
 from bench.systems.common import System, main
 
 QUEUE = "taskiq"
@@ -35,6 +36,7 @@ async def noop(data: str) -> None:
         if _redis is None:
             _redis = aredis.Redis.from_url(_url)
         await _redis.rpush(_starts, repr(time.time()))
+    await body_async()
 
 
 class Taskiq(System):
@@ -68,7 +70,7 @@ class Taskiq(System):
         queued = await r.llen(QUEUE)
         if queued > 50:
             return queued
-        results = await r.dbsize() - (1 if queued else 0)
+        results = await r.dbsize() - (1 if queued else 0) - await r.exists(COUNTER_KEY)
         return self.args.jobs - results
 
 
