@@ -88,7 +88,7 @@ export default function DashboardPage() {
       <section className="card" aria-labelledby="queues-h">
         <h2 id="queues-h">Queues</h2>
         <div className="table-wrap">
-          <table>
+          <table className="queues">
             <thead>
               <tr>
                 <th scope="col">Queue</th>

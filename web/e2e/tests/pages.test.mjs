@@ -42,7 +42,7 @@ test('Dashboard shows the queue counts, a live worker and the throughput chart',
   await page.waitForFunction(() => Number(document.querySelector('[data-stat=workers] .stat-value')?.textContent) >= 1);
   assert.ok(Number(await workers.textContent()) >= 1);
   await page.locator('table.workers tbody tr th').first().waitFor();
-  await page.getByRole('rowheader', { name: 'default' }).waitFor();
+  await page.locator('table.queues').getByRole('rowheader', { name: 'default' }).waitFor();
   // Finish a few jobs while the page samples the counters: the chart draws a line.
   for (let i = 0; i < 20; i += 1) await submit({ type: 'add', payload: { x: i, y: 1 } });
   await page.locator('svg path.line').waitFor({ timeout: 20_000 });
