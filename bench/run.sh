@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: build the peer virtualenvs on first use, then run bench/driver.py and the
 # followers benchmark (bench/followers.py).
-#   BENCH_QUICK=1 bash bench/run.sh        a ~3 minute smoke run
+#   BENCH_QUICK=1 bash bench/run.sh        a short smoke run (one run, fewer jobs)
 #   bash bench/run.sh --only agentq,arq    any bench/driver.py option passes through
 #   BENCH_FOLLOWERS=0 bash bench/run.sh    without the followers benchmark
 #   BENCH_FOLLOWERS=only bash bench/run.sh the followers benchmark alone (about 3 minutes)
