@@ -235,6 +235,17 @@ class Ops:
         return self._call("claim", [processing, self.keys.key_limits, *queues], [n, _now_ms()],
                           list)
 
+    async def wait_and_claim(self, blocking: Any, wakes: Sequence[str], timeout_s: float,
+                             processing: str, queues: Sequence[str],
+                             n: int) -> tuple[Any, list[bytes]]:
+        """Block on the queues' wake-up lists (`blocking`, a connection of its own) up to
+        `timeout_s`, then claim up to `n`, in one round trip: (the token or None, envelopes)."""
+        call = self.claim(processing, queues, n)
+        token, raws = await scripts.run_many(
+            blocking, [(call.script, call.keys, call.args)],
+            first=lambda pipe: pipe.blpop(wakes, timeout_s))
+        return token, call.decode(raws)
+
     def start(self, env: Envelope, raw: bytes, processing: str,
               running: dict[str, Any]) -> Call[Started]:
         k = self.keys

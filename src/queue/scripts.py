@@ -63,11 +63,13 @@ async def run(redis: Any, name: str, keys: Sequence[str], args: Sequence[Any]) -
 
 async def run_many(
     redis: Any, calls: Sequence[tuple[str, Sequence[str], Sequence[Any]]],
-    then: Callable[[Any], Any] | None = None,
+    then: Callable[[Any], Any] | None = None, first: Callable[[Any], Any] | None = None,
 ) -> list[Any]:
     """Run several scripts in one round trip (a non-transactional pipeline).
 
     `then(pipe)` may queue more plain commands after the scripts; their answers follow.
+    `first(pipe)` may queue plain commands before them (a blocking one: the scripts run as
+    soon as it returns, without another round trip); their answers come first.
     A call refused with NOSCRIPT did not run: those alone are repeated after loading.
     (EVALSHA goes through `execute_command`: redis-py's cluster pipeline has no `evalsha`.)
     """
@@ -75,11 +77,15 @@ async def run_many(
         return []
     scripts = load_all()
     async with redis.pipeline(transaction=False) as pipe:
+        if first is not None:
+            first(pipe)
+        head = len(pipe.command_stack)
         for name, keys, args in calls:
             pipe.execute_command("EVALSHA", *_args(scripts[name], keys, args))
         if then is not None:
             then(pipe)
-        results: list[Any] = await pipe.execute(raise_on_error=False)
+        answers: list[Any] = await pipe.execute(raise_on_error=False)
+    before, results = answers[:head], answers[head:]
     missing = [i for i, r in enumerate(results) if isinstance(r, redis_errors.NoScriptError)]
     if missing:
         for name in {calls[i][0] for i in missing}:
@@ -90,7 +96,7 @@ async def run_many(
                 pipe.execute_command("EVALSHA", *_args(scripts[name], keys, args))
             for i, r in zip(missing, await pipe.execute(raise_on_error=False), strict=True):
                 results[i] = r
-    for r in results:
+    for r in (*before, *results):
         if isinstance(r, Exception):
             raise r
-    return results
+    return before + results

@@ -66,11 +66,14 @@ class Claimer:
                 await host.wait_for_slot(BLOCK_S)
                 continue
             try:
-                token = True
-                if not backlog:  # wait for a wake-up token of any queue (or a second)
-                    token = await self.blocking.blpop(self.wakes, 0.1 if self.burst else BLOCK_S)
+                token: Any = True
+                if backlog:
+                    raws = await self.ops.claim(self.processing, self.queues, free)
+                else:  # wait for a wake-up token of any queue (or a second), then claim
+                    token, raws = await self.ops.wait_and_claim(
+                        self.blocking, self.wakes, 0.1 if self.burst else BLOCK_S,
+                        self.processing, self.queues, free)
                     delay = 0.1
-                raws = await self.ops.claim(self.processing, self.queues, free)
                 backlog = len(raws) == free
                 if raws:
                     await self.start(raws)

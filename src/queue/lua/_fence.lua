@@ -89,8 +89,7 @@ local function push_job(queue_key, env, front)
     if not redis.call('LPOS', ring, ck) then redis.call('RPUSH', ring, ck) end
   end
   local wake = queue_key .. ':wake'
-  redis.call('LPUSH', wake, '1')
-  redis.call('LTRIM', wake, 0, 63)
+  if redis.call('LLEN', wake) < 64 then redis.call('LPUSH', wake, '1') end
 end
 
 local function release(prefix_key, env)

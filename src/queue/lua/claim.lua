@@ -50,15 +50,19 @@ for i = 3, #KEYS do
     if not room(ck) then
       passed = passed + 1
     else
-      local env = redis.call('LMOVE', list, KEYS[1], 'RIGHT', 'LEFT')
-      if env then
+      -- one job per turn; a key alone in the ring takes what it may at once
+      local took, env = 0, redis.call('LMOVE', list, KEYS[1], 'RIGHT', 'LEFT')
+      while env do
         got[#got + 1] = env
+        took = took + 1
         if ck ~= '' then
           redis.call('ZADD', ns .. ':running:' .. ck, ARGV[2], string.match(env, '"id":"([^"]*)"'))
         end
-        passed = 0
+        if keys_left > 1 or #got >= want or not room(ck) then break end
+        env = redis.call('LMOVE', list, KEYS[1], 'RIGHT', 'LEFT')
       end
-      if not env or redis.call('LLEN', list) == 0 then
+      if took > 0 then passed = 0 end
+      if took == 0 or redis.call('LLEN', list) == 0 then
         redis.call('LREM', ring, -1, ck)
         keys_left = keys_left - 1
       end
