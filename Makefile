@@ -53,7 +53,7 @@ test-py: $(VENV) ## every Python test
 test-web: $(VENV) $(WEBOUT) ## the web tests alone
 	cd web && npm run types:check && npm run typecheck && npm test && npm run size && npm run e2e
 
-bench: $(VENV) ## benchmarks against Dramatiq, taskiq, SAQ, RQ and arq (about 10 min)
+bench: $(VENV) ## benchmarks against Dramatiq, taskiq, SAQ, RQ and arq, empty and I/O task bodies (about 30 min)
 	bash bench/run.sh
 
 bench-quick: $(VENV) ## a ~3 minute smoke run of the benchmarks (one run, fewer jobs)
