@@ -2,7 +2,8 @@
 
 Each method builds a `Call`: await it to run the script alone, or hand several to
 `Ops.run_all` to run them in one round trip. Every call decodes the script's answer
-into an `IntEnum`, a bool or a small dataclass, so no caller compares bare integers.
+into an `IntEnum`, a bool or a small dataclass (`answers.py`, re-exported here), so no
+caller compares bare integers.
 Records are built by the caller (in Python, so payloads stay byte-exact); the methods
 here serialise them, write the matching status event, and schedule the completion
 callback of every transition that ends a job.
@@ -13,12 +14,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Any, Generic, TypeVar
 
 import orjson
 
 from . import histograms, scripts
+from .answers import (
+    STEP_ORDER,
+    WAIT_TIMEOUT,
+    Buried,
+    CallbackDue,
+    Cancelled,
+    EnqueueResult,
+    Fenced,
+    Recovered,
+    Resubmitted,
+    Signalled,
+    Started,
+    Suspended,
+)
 from .keys import Keys
 from .models import Envelope, dumps, status_event
 from .settings import Settings
@@ -29,86 +43,6 @@ T = TypeVar("T")
 EVENTS_MAX = 1000
 #: How long a retry of a job refuses further retries of it (concurrent clicks, calls).
 RETRY_GUARD_MS = 2000
-
-
-class Fenced(IntEnum):
-    """A write by the attempt that runs the job (progress, finish, retry)."""
-
-    OK = 1
-    NO_RECORD = -1
-    STALE = -2  # another attempt owns the job, or it is no longer running
-
-
-class Started(IntEnum):
-    STARTED = 1
-    STALE = -2
-    CANCELLED = -3
-
-
-class Cancelled(IntEnum):
-    NOW = 1
-    REQUESTED = 2  # running: its worker stops it within a heartbeat
-    NO_RECORD = -1
-    FINISHED = -4
-    CHANGED = -5
-
-
-class Resubmitted(IntEnum):
-    QUEUED = 1
-    NO_RECORD = -1
-    NOT_ENDED = -4
-    CHANGED = -5  # the record moved on since it was read, or a retry just happened
-
-
-class Suspended(IntEnum):
-    WAITING = 1
-    RESUMED = 2  # the signal had arrived already: queued again
-    NO_RECORD = -1
-    STALE = -2
-    CANCEL_REQUESTED = -3  # nothing written: cancel the attempt instead
-
-
-class Signalled(IntEnum):
-    STORED = 1
-    RESUMED = 2  # the job was waiting for it: queued again
-    NO_RECORD = -1
-    ENDED = -4
-    CHANGED = -5
-
-
-#: The body stored for a signal whose wait ran out (not JSON, so no sender can forge it).
-WAIT_TIMEOUT = b"!timeout"
-#: The field of a steps hash that keeps the order steps completed in.
-STEP_ORDER = "\0order"
-
-
-class Recovered(IntEnum):
-    GONE = 0  # someone else took the envelope
-    REQUEUED = 1
-    DEAD = 2
-    CANCELLED = 3
-
-
-class Buried(IntEnum):
-    GONE = 0
-    BURIED = 1
-    RECORD_FAILED = 2
-
-
-@dataclass(frozen=True, slots=True)
-class EnqueueResult:
-    created: bool
-    job_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class CallbackDue:
-    """A leased completion callback: which job, when it ended, which delivery attempt."""
-
-    member: bytes
-    job_id: str
-    ended_ms: int
-    attempt: int
 
 
 def waiting_list(keys: Keys, record: dict[str, Any]) -> str:
@@ -426,3 +360,11 @@ def ratelimit_adjust(redis: Any, key: str, *, delta: int, slot: int, period_ms: 
     (`lua/ratelimit_adjust.lua`)."""
     return Call(redis, "ratelimit_adjust", [key],
                 [int(delta), slot, period_ms, slots, "" if now_ms is None else now_ms], int)
+
+
+__all__ = [
+    "EVENTS_MAX", "RETRY_GUARD_MS", "STEP_ORDER", "WAIT_TIMEOUT", "Buried", "Call",
+    "CallbackDue", "Cancelled", "EnqueueResult", "Fenced", "Ops", "Recovered", "Resubmitted",
+    "Signalled", "Started", "Suspended", "callback_member", "ratelimit", "ratelimit_adjust",
+    "waiting_list",
+]
