@@ -67,6 +67,11 @@ class _Pool(aioredis.BlockingConnectionPool):
                              aioredis.BlockingConnectionPool.get_connection)
 
 
+def is_cluster(redis: Any) -> bool:
+    """Whether `redis` is a Redis Cluster client (its pipelines route command by command)."""
+    return isinstance(redis, RedisCluster)
+
+
 def connect(url: str, *, cluster: bool = False, socket_timeout: float | None = 10.0,
             max_connections: int = 200, **kw: Any) -> Any:
     """An asyncio Redis client (a connection pool) for `url`.

@@ -33,6 +33,7 @@ from .answers import (
     Started,
     Suspended,
 )
+from .connection import is_cluster
 from .keys import Keys
 from .models import Envelope, dumps, status_event
 from .settings import Settings
@@ -175,6 +176,9 @@ class Ops:
         """Block on the queues' wake-up lists (`blocking`, a connection of its own) up to
         `timeout_s`, then claim up to `n`, in one round trip: (the token or None, envelopes)."""
         call = self.claim(processing, queues, n)
+        if is_cluster(blocking):  # a cluster pipeline does not keep BLPOP ahead of a script
+            token = await blocking.blpop(wakes, timeout_s)
+            return token, await call
         token, raws = await scripts.run_many(
             blocking, [(call.script, call.keys, call.args)],
             first=lambda pipe: pipe.blpop(wakes, timeout_s))

@@ -77,9 +77,10 @@ async def run_many(
         return []
     scripts = load_all()
     async with redis.pipeline(transaction=False) as pipe:
-        if first is not None:
+        head = 0
+        if first is not None:  # not on a cluster pipeline (see Ops.wait_and_claim)
             first(pipe)
-        head = len(pipe.command_stack)
+            head = len(pipe.command_stack)
         for name, keys, args in calls:
             pipe.execute_command("EVALSHA", *_args(scripts[name], keys, args))
         if then is not None:
