@@ -30,6 +30,7 @@
     the slot it was counted in (0 or less: granted). Otherwise the milliseconds to wait
     before asking again (nothing is counted)
 ]]
+--- @include "_clock"
 
 local max_req = tonumber(ARGV[1]) or 0
 local max_tok = tonumber(ARGV[2]) or 0
@@ -42,14 +43,7 @@ if max_tok > 0 and want > max_tok then
 end
 local period = math.max(1, tonumber(ARGV[4]) or 60000)
 local slots = math.max(1, tonumber(ARGV[5]) or 20)
-local now = tonumber(ARGV[6])
-if not now then
-  if redis.replicate_commands then
-    pcall(redis.replicate_commands)  -- Redis 6.2: allow writes after TIME
-  end
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+local now = now_ms(ARGV[6])
 
 local width = math.ceil(period / slots)
 local current = math.floor(now / width)

@@ -19,6 +19,7 @@
   Output:
     the tokens actually added (> 0) or given back (< 0); 0 when nothing changed
 ]]
+--- @include "_clock"
 
 local delta = tonumber(ARGV[1]) or 0
 if delta == 0 then
@@ -27,14 +28,7 @@ end
 local slot = tonumber(ARGV[2])
 local period = math.max(1, tonumber(ARGV[3]) or 60000)
 local slots = math.max(1, tonumber(ARGV[4]) or 20)
-local now = tonumber(ARGV[5])
-if not now then
-  if redis.replicate_commands then
-    pcall(redis.replicate_commands)  -- Redis 6.2: allow writes after TIME
-  end
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+local now = now_ms(ARGV[5])
 local width = math.ceil(period / slots)
 local current = math.floor(now / width)
 local oldest = current - slots
