@@ -7,9 +7,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 import redis.asyncio as aioredis
+from redis import Redis as SyncRedis
 from redis import exceptions as redis_errors
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
+from redis.cluster import RedisCluster as SyncRedisCluster
 from redis.exceptions import DataError
 
 try:
@@ -96,6 +98,14 @@ def connect(url: str, *, cluster: bool = False, socket_timeout: float | None = 1
     pool = _Pool.from_url(
         url, max_connections=max_connections, timeout=socket_timeout or 10.0, **options)
     return aioredis.Redis.from_pool(pool)
+
+
+def connect_sync(url: str, *, cluster: bool = False, **kw: Any) -> Any:
+    """A synchronous redis-py client for `url` (what `SyncClient` enqueues with)."""
+    options: dict[str, Any] = {"socket_connect_timeout": 3.0, "socket_timeout": 10.0, **kw}
+    if cluster:
+        return SyncRedisCluster.from_url(url, **options)
+    return SyncRedis.from_url(url, **options)
 
 
 #: What redis-py raises when Redis does not answer, or a cluster is failing over (a

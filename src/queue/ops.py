@@ -81,6 +81,10 @@ class Call(Generic[T]):
     def __await__(self) -> Generator[Any, None, T]:
         return self._run().__await__()
 
+    def run_sync(self, redis: Any) -> T:
+        """Run the script now with a synchronous redis-py client of the same server."""
+        return self.decode(scripts.run_sync(redis, self.script, self.keys, self.args))
+
     async def _run(self) -> T:
         return self.decode(await scripts.run(self.redis, self.script, self.keys, self.args))
 

@@ -51,6 +51,16 @@ def _args(script: Script, keys: Sequence[str], args: Sequence[Any]) -> tuple[Any
     return (script.sha, len(keys), *keys, *args)
 
 
+def run_sync(redis: Any, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    """`run` with a synchronous redis-py client (`SyncClient`'s enqueue path)."""
+    script = load_all()[name]
+    try:
+        return redis.evalsha(*_args(script, keys, args))
+    except redis_errors.NoScriptError:
+        redis.script_load(script.source)
+        return redis.evalsha(*_args(script, keys, args))
+
+
 async def run(redis: Any, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
     """Run one script with EVALSHA, loading it on NOSCRIPT."""
     script = load_all()[name]

@@ -5,7 +5,7 @@ import asyncio
 import orjson
 import pytest
 
-from src.queue import Client, JobConflict, JobNotFound, RedisUnavailable
+from src.queue import Client, InvalidPayload, JobConflict, JobNotFound, RedisUnavailable
 
 
 async def test_enqueue_writes_record_envelope_index_and_counter(client, redis):
@@ -105,3 +105,25 @@ async def test_wait_returns_latest_record_at_timeout(client):
     rec = await client.wait(job.id, timeout_s=0.3)
     assert rec["status"] == "queued"
     assert asyncio.get_running_loop().time() - started < 2
+
+
+def test_sync_enqueue_goes_straight_to_redis_and_keeps_idempotency(redis_url, namespace,
+                                                                  settings):
+    import threading
+
+    from src.queue import SyncClient
+    from src.queue.registry import load_task_modules
+
+    load_task_modules()  # the built-in tasks, so `add`'s payload is checked
+    with SyncClient.from_url(redis_url, namespace, settings=settings) as c:
+        loop_threads_before = {t.name for t in threading.enumerate()}
+        job = c.enqueue("add", {"x": 2, "y": 3}, idempotency_key="once", concurrency_key="k")
+        again = c.enqueue("add", {"x": 9, "y": 9}, idempotency_key="once")
+        assert job.created and not again.created and again.id == job.id
+        assert again.record["payload"] == {"x": 2, "y": 3}  # the first job's record
+        rec = c.get(job.id)
+        assert rec["status"] == "queued" and rec["concurrency_key"] == "k"
+        assert c.queues()["keys"] == [{"key": "k", "queued": 1, "running": 0}]
+        with pytest.raises(InvalidPayload):
+            c.enqueue("add", {"x": "two"})
+        assert {t.name for t in threading.enumerate()} == loop_threads_before
