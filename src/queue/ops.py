@@ -12,9 +12,8 @@ callback of every transition that ends a job.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import orjson
 
@@ -36,6 +35,7 @@ from .answers import (
 from .connection import is_cluster
 from .keys import Keys
 from .models import Envelope, dumps, status_event
+from .scripts import Call
 from .settings import Settings
 
 T = TypeVar("T")
@@ -66,27 +66,6 @@ def _now_ms() -> int:
 
 def _text(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
-
-
-@dataclass(frozen=True, slots=True)
-class Call(Generic[T]):
-    """One script call: `await call`, or `await ops.run_all([call, ...])`."""
-
-    redis: Any
-    script: str
-    keys: Sequence[str]
-    args: Sequence[Any]
-    decode: Callable[[Any], T]
-
-    def __await__(self) -> Generator[Any, None, T]:
-        return self._run().__await__()
-
-    def run_sync(self, redis: Any) -> T:
-        """Run the script now with a synchronous redis-py client of the same server."""
-        return self.decode(scripts.run_sync(redis, self.script, self.keys, self.args))
-
-    async def _run(self) -> T:
-        return self.decode(await scripts.run(self.redis, self.script, self.keys, self.args))
 
 
 class Ops:

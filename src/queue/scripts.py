@@ -3,19 +3,22 @@
 A line `--- @include "name"` is replaced by `lua/name.lua` (files starting with `_` are
 includes, not scripts). Scripts run by EVALSHA; when the server has forgotten one
 (NOSCRIPT, after a restart or SCRIPT FLUSH) it is loaded again and the call repeated.
+`Call` is one such call with its answer's decoder; `ops.py` builds them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from redis import exceptions as redis_errors
+
+T = TypeVar("T")
 
 LUA_DIR = Path(__file__).with_name("lua")
 _INCLUDE = re.compile(r'^--- @include "(?P<name>[\w-]+)"\s*$', re.M)
@@ -111,3 +114,24 @@ async def run_many(
         if isinstance(r, Exception):
             raise r
     return before + results
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One script call: `await call`, or `await ops.run_all([call, ...])`."""
+
+    redis: Any
+    script: str
+    keys: Sequence[str]
+    args: Sequence[Any]
+    decode: Callable[[Any], T]
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._run().__await__()
+
+    def run_sync(self, redis: Any) -> T:
+        """Run the script now with a synchronous redis-py client of the same server."""
+        return self.decode(run_sync(redis, self.script, self.keys, self.args))
+
+    async def _run(self) -> T:
+        return self.decode(await run(self.redis, self.script, self.keys, self.args))

@@ -36,6 +36,7 @@ from tests.api.support import (
     wait_for,
     wait_status,
 )
+from tests.history.archived import archived, check_usage_columns, rows
 
 from .postgres import PostgresServer
 
@@ -93,14 +94,6 @@ def valkey(redis_url: str) -> Iterator[redis.Redis]:
     r.close()
 
 
-def _rows(history: History, job_id: str) -> list[Any]:
-    with history.engine.connect() as conn:
-        return conn.execute(select(jobs).where(jobs.c.id == job_id)).all()
-
-
-def _archived(history: History, job_id: str, timeout_s: float = 20) -> Any:
-    (row,) = wait_for(lambda: _rows(history, job_id), timeout_s=timeout_s)
-    return row
 
 
 # --- archiving, with the module's API and worker -----------------------------------------
@@ -112,7 +105,7 @@ def test_a_succeeded_job_is_archived_with_its_timings(api: Server, history: Hist
     job = api.http.post("/jobs", json={"type": "sleep",
                                        "payload": {"seconds": 0.3, "steps": 3}}).json()
     done = wait_status(api.http, job["id"], {"succeeded"})
-    row = _archived(history, job["id"])
+    row = archived(history, job["id"])
     assert (row.status, row.type, row.queue, row.attempts) == ("succeeded", "sleep", "default", 1)
     assert row.result == {"slept": 0.3, "steps": 3} and row.payload == {"seconds": 0.3, "steps": 3}
     assert row.run_s is not None and 0.25 <= row.run_s < 5
@@ -124,19 +117,7 @@ def test_a_succeeded_job_is_archived_with_its_timings(api: Server, history: Hist
 
 @pytest.mark.usefixtures("worker")
 def test_the_llm_usage_is_archived_in_its_columns(api: Server, history: History) -> None:
-    job = api.http.post("/jobs", json={"type": "sentiment",
-                                       "payload": {"text": "I love this queue"}}).json()
-    done = wait_status(api.http, job["id"], {"succeeded"})
-    usage = done["usage"]  # the offline provider reports no counts: estimated
-    assert usage["calls"] == 1 and usage["estimated"] is True and usage["prompt_tokens"] > 0
-    row = _archived(history, job["id"])
-    assert (row.prompt_tokens, row.completion_tokens) == (usage["prompt_tokens"],
-                                                          usage["completion_tokens"])
-    assert row.cost == usage["cost"] == (row.prompt_tokens * 2 + row.completion_tokens * 8) / 1e6
-    with history.engine.connect() as conn:  # queryable: the tokens of a task type
-        total = conn.execute(select(func.sum(jobs.c.prompt_tokens + jobs.c.completion_tokens))
-                             .where(jobs.c.type == "sentiment")).scalar()
-    assert total >= row.prompt_tokens + row.completion_tokens
+    check_usage_columns(api, history)
 
 
 @pytest.mark.usefixtures("worker")
@@ -147,10 +128,10 @@ def test_failed_and_cancelled_jobs_are_archived(api: Server, history: History) -
     cancelled = api.http.post("/jobs", json={"type": "add", "payload": {"x": 1, "y": 1},
                                              "queue": idle}).json()
     assert api.http.post(f"/jobs/{cancelled['id']}/cancel").status_code == 202
-    row = _archived(history, failed["id"])
+    row = archived(history, failed["id"])
     assert (row.status, row.error_type, row.error_message, row.attempts, row.max_attempts) == (
         "failed", "exception", "RuntimeError: no", 2, 2)
-    row = _archived(history, cancelled["id"])
+    row = archived(history, cancelled["id"])
     assert (row.status, row.error_type, row.queue, row.started_at, row.run_s) == (
         "cancelled", "cancelled", idle, None, None)
 
@@ -169,7 +150,7 @@ def test_a_job_lost_with_its_worker_is_archived(api: Server, history: History,
         doomed.wait(10)
     finally:
         stop_process(doomed)
-    row = _archived(history, job["id"], timeout_s=40)  # recovered after the worker timeout
+    row = archived(history, job["id"], timeout_s=40)  # recovered after the worker timeout
     assert (row.status, row.error_type) == ("failed", "lost")
     assert row.worker == running["worker"] and row.started_at is not None
 
@@ -202,7 +183,7 @@ def test_an_expired_job_is_still_read_and_listed_from_postgres(
     wait_status(api.http, job["id"], {"succeeded"})
     live = api.http.get(f"/jobs/{job['id']}").json()
     assert "archived" not in live
-    _archived(history, job["id"])
+    archived(history, job["id"])
     # AGENTQ_RESULT_TTL_S=2: Redis forgets the job; the API answers from Postgres
     wait_for(lambda: not valkey.exists(keys.job(job["id"])), timeout_s=15)
     r = api.http.get(f"/jobs/{job['id']}")
@@ -227,7 +208,7 @@ def test_listing_pages_through_redis_and_postgres_without_duplicates(
     for job_id in ids:
         wait_status(api.http, job_id, {"succeeded"})
     for job_id in ids:
-        _archived(history, job_id)
+        archived(history, job_id)
     seen: list[str] = []
     before = None
     for _ in range(10):
@@ -388,7 +369,7 @@ def test_migrations_upgrade_from_the_previous_revision_keeping_the_rows(
         h.upgrade()
         assert h.revision() == HEAD
         assert h.get("01KOLD") == {**record, "archived": True}
-        (row,) = _rows(h, "01KOLD")
+        (row,) = rows(h, "01KOLD")
         assert (row.run_s, row.queue_wait_s, row.events) == (2.5, 1.0, 3)
         assert (row.prompt_tokens, row.completion_tokens, row.cost) == (None, None, None)
         h.archive_webhooks([{"job_id": "01KOLD", "source": "github", "headers": {},

@@ -16,10 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from src.history import History
-from src.history.schema import jobs, webhook_events
+from src.history.schema import webhook_events
 from tests.api.routes.test_jobs import sse_events
 from tests.api.support import (
     Server,
@@ -30,6 +30,7 @@ from tests.api.support import (
     wait_for,
     wait_status,
 )
+from tests.history.archived import archived, check_usage_columns, rows
 
 #: the offline provider's "model", priced so that the cost column gets a number
 PRICES = '{"offline": {"prompt": 2.0, "completion": 8.0}}'
@@ -70,14 +71,6 @@ def history(db_path: Path, api: Server) -> Iterator[History]:
     h.close()
 
 
-def _rows(history: History, job_id: str) -> list[Any]:
-    with history.engine.connect() as conn:
-        return conn.execute(select(jobs).where(jobs.c.id == job_id)).all()
-
-
-def _archived(history: History, job_id: str, timeout_s: float = 20) -> Any:
-    (row,) = wait_for(lambda: _rows(history, job_id), timeout_s=timeout_s)
-    return row
 
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -87,7 +80,7 @@ def test_a_succeeded_job_is_archived_with_its_timings(api: Server, history: Hist
     job = api.http.post("/jobs", json={"type": "sleep",
                                        "payload": {"seconds": 0.3, "steps": 3}}).json()
     done = wait_status(api.http, job["id"], {"succeeded"})
-    row = _archived(history, job["id"])
+    row = archived(history, job["id"])
     assert (row.status, row.type, row.queue, row.attempts) == ("succeeded", "sleep", "default", 1)
     assert row.result == {"slept": 0.3, "steps": 3} and row.payload == {"seconds": 0.3, "steps": 3}
     assert row.run_s is not None and 0.25 <= row.run_s < 5
@@ -97,19 +90,7 @@ def test_a_succeeded_job_is_archived_with_its_timings(api: Server, history: Hist
 
 
 def test_the_llm_usage_is_archived_in_its_columns(api: Server, history: History) -> None:
-    job = api.http.post("/jobs", json={"type": "sentiment",
-                                       "payload": {"text": "I love this queue"}}).json()
-    done = wait_status(api.http, job["id"], {"succeeded"})
-    usage = done["usage"]  # the offline provider reports no counts: estimated
-    assert usage["calls"] == 1 and usage["estimated"] is True and usage["prompt_tokens"] > 0
-    row = _archived(history, job["id"])
-    assert (row.prompt_tokens, row.completion_tokens) == (usage["prompt_tokens"],
-                                                          usage["completion_tokens"])
-    assert row.cost == usage["cost"] == (row.prompt_tokens * 2 + row.completion_tokens * 8) / 1e6
-    with history.engine.connect() as conn:  # queryable: the tokens of a task type
-        total = conn.execute(select(func.sum(jobs.c.prompt_tokens + jobs.c.completion_tokens))
-                             .where(jobs.c.type == "sentiment")).scalar()
-    assert total >= row.prompt_tokens + row.completion_tokens
+    check_usage_columns(api, history)
 
 
 def test_failed_and_cancelled_jobs_are_archived(api: Server, history: History) -> None:
@@ -119,10 +100,10 @@ def test_failed_and_cancelled_jobs_are_archived(api: Server, history: History) -
     cancelled = api.http.post("/jobs", json={"type": "add", "payload": {"x": 1, "y": 1},
                                              "queue": idle}).json()
     assert api.http.post(f"/jobs/{cancelled['id']}/cancel").status_code == 202
-    row = _archived(history, failed["id"])
+    row = archived(history, failed["id"])
     assert (row.status, row.error_type, row.error_message, row.attempts) == (
         "failed", "exception", "RuntimeError: no", 2)
-    row = _archived(history, cancelled["id"])
+    row = archived(history, cancelled["id"])
     assert (row.status, row.error_type, row.started_at) == ("cancelled", "cancelled", None)
 
 
@@ -138,7 +119,7 @@ def test_a_job_lost_with_its_worker_is_archived(api: Server, history: History,
         doomed.wait(10)
     finally:
         stop_process(doomed)
-    row = _archived(history, job["id"], timeout_s=30)  # recovered after the worker timeout
+    row = archived(history, job["id"], timeout_s=30)  # recovered after the worker timeout
     assert (row.status, row.error_type) == ("failed", "lost") and row.worker and row.started_at
 
 
@@ -148,7 +129,7 @@ def test_an_expired_job_is_still_read_and_listed_from_the_history(api: Server,
     wait_status(api.http, job["id"], {"succeeded"})
     live = api.http.get(f"/jobs/{job['id']}").json()
     assert "archived" not in live
-    _archived(history, job["id"])
+    archived(history, job["id"])
     wait_for(lambda: api.http.get(f"/jobs/{job['id']}").json().get("archived"), timeout_s=15)
     old = api.http.get(f"/jobs/{job['id']}").json()  # Redis forgot it (TTL 2 s)
     assert old == {**live, "archived": True}
@@ -171,7 +152,7 @@ def test_listing_pages_through_redis_and_history_without_duplicates(api: Server,
     for job_id in ids:
         wait_status(api.http, job_id, {"succeeded"})
     for job_id in ids[:4]:  # some from the history only, the rest still in Redis too
-        _archived(history, job_id)
+        archived(history, job_id)
     time.sleep(2.5)
     seen: list[str] = []
     before = None
@@ -246,8 +227,8 @@ def test_a_locked_database_delays_the_archive_and_loses_nothing(
         for job_id in ids:
             wait_status(http, job_id, {"succeeded"}, timeout_s=30)
     if not released.is_set():  # the jobs ended while the database refused writes
-        assert not any(_rows(history, job_id) for job_id in ids)
+        assert not any(rows(history, job_id) for job_id in ids)
     wait_for(released.is_set, timeout_s=15)
     for job_id in ids:
-        _archived(history, job_id, timeout_s=60)
-        assert len(_rows(history, job_id)) == 1
+        archived(history, job_id, timeout_s=60)
+        assert len(rows(history, job_id)) == 1
