@@ -1,12 +1,14 @@
 """Finishing attempts: each outcome becomes one fenced script, written in batches.
 
 Outcomes queue up while the finisher writes the previous batch, so a busy worker pays
-one round trip for many finished jobs. A job that ends here with a `callback_url` has
-its callback scheduled by the same script (`src/worker/callbacks.py` delivers it); the
-same script counts the attempt's run and wait times into the metrics histograms
-(`src/queue/histograms.py`), and its LLM tokens and cost
-(`src/worker/ledger.py`). Each recorded attempt is logged at INFO, one line with
-`job_id`, `attempt`, `worker` and the outcome.
+one round trip for many finished jobs; under a backlog the same round trip starts the
+jobs the previous one claimed and claims successors for the slots the ended jobs leave
+(`Claimer.refill`). A job that ends here with a `callback_url` has its callback
+scheduled by the same script (`src/worker/callbacks.py` delivers it); the same script
+counts the attempt's run and wait times into the metrics histograms
+(`src/queue/histograms.py`), and its LLM tokens and cost (`src/worker/ledger.py`). Each
+recorded attempt is logged at INFO, one line with `job_id`, `attempt`, `worker` and the
+outcome.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from src.queue.connection import REDIS_DOWN
 from src.queue.models import Status, error, iso
 from src.queue.ops import Call, Fenced, Ops, Suspended
 
+from .claimer import Claimer
 from .executor import outcome_name, will_retry
 from .outbox import Outbox
 from .outcome import Outcome, Running
@@ -37,12 +40,14 @@ _IDLE_WAIT_S = 1.0
 
 class Finisher:
     def __init__(self, ops: Ops, worker_id: str, processing: str,
-                 on_done: Callable[[Running], None], outbox: Outbox | None = None) -> None:
+                 on_done: Callable[[Running], None], outbox: Outbox | None = None,
+                 claimer: Claimer | None = None) -> None:
         self.ops = ops
         self.worker_id = worker_id
         self.processing = processing
         self.on_done = on_done
         self.outbox = outbox
+        self.claimer = claimer
         self.pending: list[tuple[Running, Outcome]] = []
         self.finished = 0
         self._wake = asyncio.Event()
@@ -100,41 +105,62 @@ class Finisher:
     async def loop(self) -> None:
         delay = 0.1
         while True:
-            if not self.pending:
+            if not self.pending and not (self.claimer and self.claimer.unstarted):
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), _IDLE_WAIT_S)
                 continue
-            batch, self.pending = self.pending, []
-            # the jobs' last events go first, in the same round trip
-            events = self.outbox.take([r.ctx for r, _ in batch]) if self.outbox else []
-            try:
-                results = await self.ops.run_all([c for _, c in events] +
-                                                 [self.call_for(r, o) for r, o in batch])
+            if await self._round_trip():
                 delay = 0.1
-            except REDIS_DOWN as exc:
-                log.warning("worker %s: cannot record %d results (%s); retrying",
-                            self.worker_id, len(batch), exc)
-                self.pending[:0] = batch
-                if self.outbox is not None:
-                    self.outbox.send_later(events)
+            else:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    async def _round_trip(self) -> bool:
+        """Write the pending outcomes, with the jobs' last events first; under a backlog,
+        start what the previous round trip claimed and claim the successors of the jobs
+        ending now. False when Redis is away (the outcomes wait for the next try)."""
+        batch, self.pending = self.pending, []
+        events = self.outbox.take([r.ctx for r, _ in batch]) if self.outbox else []
+        calls = [c for _, c in events] + [self.call_for(r, o) for r, o in batch]
+        starting = claim = None
+        if self.claimer is not None:
+            starting = await self.claimer.begin_unstarted()
+            claim = self.claimer.refill(sum(o.kind != "wait" for _, o in batch))  # a wait
+        try:                                              # cancelled meanwhile keeps its slot
+            results = await self.ops.run_all(
+                calls + (starting.calls if starting else []) + ([claim] if claim else []))
+        except REDIS_DOWN as exc:
+            log.warning("worker %s: cannot record %d results (%s); retrying",
+                        self.worker_id, len(batch), exc)
+            self.pending[:0] = batch
+            if self.outbox is not None:
+                self.outbox.send_later(events)
+            if starting is not None and self.claimer is not None:
+                self.claimer.launch(starting, None)
+            return False
+        if self.claimer is not None and starting is not None:
+            self.claimer.launch(starting, results[len(calls):len(calls) + len(starting.calls)])
+            if claim:
+                self.claimer.took(results[-1], claim.args[0])
+        for (ctx, _), code in zip(events, results, strict=False):
+            ctx.settle(code)
+        self._settle(batch, results[len(events):len(calls)])
+        return True
+
+    def _settle(self, batch: list[tuple[Running, Outcome]], codes: list[Any]) -> None:
+        for (run, out), code in zip(batch, codes, strict=True):
+            if code is Suspended.CANCEL_REQUESTED:  # cancel the attempt instead of parking
+                self.add(run, Outcome("cancelled", error=error("cancelled",
+                                                               "cancelled by request")))
                 continue
-            for (ctx, _), code in zip(events, results, strict=False):
-                ctx.settle(code)
-            for (run, out), code in zip(batch, results[len(events):], strict=True):
-                if code is Suspended.CANCEL_REQUESTED:  # cancel the attempt instead of parking
-                    self.add(run, Outcome("cancelled", error=error("cancelled",
-                                                                   "cancelled by request")))
-                    continue
-                self.finished += 1
-                if out.kind != "putback" and code in (Fenced.STALE, Fenced.NO_RECORD):
-                    log.warning("job %s attempt %d: result refused (attempt no longer owns "
-                                "the job)", run.env.id, run.env.attempt)
-                else:
-                    self._log(run, out)
-                self.on_done(run)
+            self.finished += 1
+            if out.kind != "putback" and code in (Fenced.STALE, Fenced.NO_RECORD):
+                log.warning("job %s attempt %d: result refused (attempt no longer owns "
+                            "the job)", run.env.id, run.env.attempt)
+            else:
+                self._log(run, out)
+            self.on_done(run)
 
     def _log(self, run: Running, out: Outcome) -> None:
         """The one INFO line of a recorded attempt."""

@@ -86,7 +86,8 @@ class Worker:
         self.claimer = Claimer(self.ops, self.blocking, self, processing,
                                self.queues, burst=burst)
         self.outbox = Outbox(self.ops)
-        self.finisher = Finisher(self.ops, self.id, processing, self._finished, self.outbox)
+        self.finisher = Finisher(self.ops, self.id, processing, self._finished, self.outbox,
+                                 self.claimer)
         self.recovery = Recovery(self.ops, self.id, processing)
         self.callbacks = CallbackSender(self.ops)
         self.stall = StallWatch(self.id, settings.worker_timeout_s)
@@ -107,16 +108,22 @@ class Worker:
         return self._stop.is_set()
 
     def free_slots(self) -> int:
-        free = self.concurrency - len(self.active)
+        free = self.concurrency - len(self.active) - self.claimer.reserved
         if self.max_jobs is not None:
             free = min(free, self.max_jobs - self.claimer.claimed)
         return free
+
+    def claimable(self, freed: int) -> int:
+        """How many jobs to claim for `freed` slots that ending jobs still hold."""
+        if self.max_jobs is not None:
+            return min(freed, self.max_jobs - self.claimer.claimed)
+        return freed
 
     def exhausted(self) -> bool:
         return self.max_jobs is not None and self.claimer.claimed >= self.max_jobs
 
     def idle(self) -> bool:
-        return not self.active and not self.finisher.pending
+        return not self.active and not self.finisher.pending and not self.claimer.reserved
 
     def launch(self, env: Envelope, raw: bytes, record: dict[str, Any]) -> None:
         run = Running(env, raw, JobContext(self.ops, self.id, env, record, self.outbox))
