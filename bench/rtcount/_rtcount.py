@@ -13,6 +13,7 @@ Enabled by ``sitecustomize`` when ``BENCH_RT_DIR`` is set; each process writes
 from __future__ import annotations
 
 import atexit
+import contextvars
 import json
 import os
 
@@ -62,12 +63,49 @@ def install() -> None:
         _bump()
         return sync_send(self, *args, **kwargs)
 
-    async def asend_packed_command(self, *args, **kwargs):
-        _bump()
+    sconn.AbstractConnection.send_packed_command = send_packed_command
+
+    # A connection class that sends its own way (agentq's skips redis-py's wait_for) is
+    # counted where it sends; a send it hands back to redis-py's is not counted twice.
+    outer = contextvars.ContextVar("rtcount_outer", default=False)
+
+    def counted_send(own):
+        async def send(self, *args, **kwargs):
+            if outer.get():
+                return await own(self, *args, **kwargs)
+            _bump()
+            token = outer.set(True)
+            try:
+                return await own(self, *args, **kwargs)
+            finally:
+                outer.reset(token)
+        return send
+
+    async def base_send(self, *args, **kwargs):
+        if not outer.get():
+            _bump()
         return await async_send(self, *args, **kwargs)
 
-    sconn.AbstractConnection.send_packed_command = send_packed_command
-    aconn.AbstractConnection.send_packed_command = asend_packed_command
+    aconn.AbstractConnection.send_packed_command = base_send
+    base_init_subclass = aconn.AbstractConnection.__dict__.get("__init_subclass__")
+
+    def wrap(cls):
+        own = cls.send_packed_command
+        if own is not base_send and not getattr(own, "_rtcounted", False):
+            cls.send_packed_command = counted_send(own)
+            cls.send_packed_command._rtcounted = True
+
+    def init_subclass(cls, **kwargs):
+        if base_init_subclass is not None:
+            base_init_subclass.__func__(cls, **kwargs)
+        wrap(cls)
+
+    aconn.AbstractConnection.__init_subclass__ = classmethod(init_subclass)
+    todo = list(aconn.AbstractConnection.__subclasses__())  # the classes made already
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        wrap(cls)
 
     real_exit = os._exit
 
