@@ -80,6 +80,8 @@ class Ops:
         self, calls: Sequence[Call[Any]], then: Callable[[Any], Any] | None = None,
     ) -> list[Any]:
         """Several calls in one round trip; `then(pipe)` may queue plain commands after them."""
+        if len(calls) == 1 and then is None:  # a plain EVALSHA costs less than a pipeline
+            return [await calls[0]]
         raw = await scripts.run_many(
             self.redis, [(c.script, c.keys, c.args) for c in calls], then)
         return [c.decode(r) for c, r in zip(calls, raw, strict=False)] + raw[len(calls):]

@@ -51,6 +51,10 @@ class JobContext:
         self._pending: list[str] = []
         self._pending_record = False
         self._stale = False
+        #: the attempt's start: True once `start.lua` wrote its `running` record, False when
+        #: it refused (cancelled, finished or taken meanwhile); the task runs before it is
+        #: known, and its writes wait for it (`src/worker/claimer.py`)
+        self._start: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         #: the job's LLM usage and token budget (src/worker/ledger.py)
         self.usage = Ledger(record, env.max_tokens)
         self._loop = asyncio.get_running_loop()
@@ -182,6 +186,7 @@ class JobContext:
 
     async def _write(self, record: dict[str, Any] | None, event_json: str) -> None:
         if self._outbox is None:
+            await self._started()
             self._fenced(await self._ops.progress(self._env, self._worker_id, record, event_json))
             return
         if self._stale:
@@ -190,9 +195,32 @@ class JobContext:
         self._pending_record |= record is not None
         self._outbox.mark(self)
 
-    def take_call(self) -> Call[Fenced] | None:
-        """The fenced write of the pending events (and the record, if progress changed it)."""
+    def confirm(self, started: bool) -> None:
+        """The answer to the attempt's start (see `_start`)."""
+        if not self._start.done():
+            self._start.set_result(started)
+        self._stale |= not started
+
+    @property
+    def refused(self) -> bool:
+        """The attempt's start was refused: the job never ran here, as far as anyone knows."""
+        return self._start.done() and not self._start.result()
+
+    async def _started(self) -> None:
+        """Wait until the attempt's start is written; StaleAttempt if it was refused."""
+        if not self._start.done():
+            await asyncio.shield(self._start)
+        self._fenced(Fenced.OK if self._start.result() else Fenced.STALE)
+
+    def take_call(self, early: bool = False) -> Call[Fenced] | None:
+        """The fenced write of the pending events (and the record, if progress changed it);
+        none before the attempt's start is written, unless `early` (the caller sends the
+        start first)."""
         if not self._pending:
+            return None
+        if not self._start.done() and not early:
+            if self._outbox is not None:
+                self._outbox.mark(self)  # the next tick
             return None
         events, self._pending = self._pending, []
         record = self.record if self._pending_record else None
@@ -214,6 +242,7 @@ class JobContext:
         return result
 
     async def _step_put(self, name: str, result: Any) -> None:
+        await self._started()
         self._fenced(await self._ops.step(self._env, self._worker_id, name, orjson.dumps(result)))
 
     async def _step_async(self, name: str, fn: Callable[..., Any], args: tuple[Any, ...],

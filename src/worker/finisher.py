@@ -1,8 +1,9 @@
 """Finishing attempts: each outcome becomes one fenced script, written in batches.
 
 Outcomes queue up while the finisher writes the previous batch, so a busy worker pays
-one round trip for many finished jobs; under a backlog the same round trip starts the
-jobs the previous one claimed and claims successors for the slots the ended jobs leave
+one round trip for many finished jobs. The same round trip carries, first, the starts of
+the jobs claimed since the last one (they run already; see `Claimer.start`), and under a
+backlog, last, the claim of successors for the slots the ended jobs leave
 (`Claimer.refill`). A job that ends here with a `callback_url` has its callback
 scheduled by the same script (`src/worker/callbacks.py` delivers it); the same script
 counts the attempt's run and wait times into the metrics histograms
@@ -24,7 +25,7 @@ from typing import Any
 from src.queue import histograms, tracing
 from src.queue.connection import REDIS_DOWN
 from src.queue.models import Status, error, iso
-from src.queue.ops import Call, Fenced, Ops, Suspended
+from src.queue.ops import Call, Fenced, Ops, Started, Suspended
 
 from .claimer import Claimer
 from .executor import outcome_name, will_retry
@@ -49,6 +50,7 @@ class Finisher:
         self.outbox = outbox
         self.claimer = claimer
         self.pending: list[tuple[Running, Outcome]] = []
+        self.starts: list[tuple[Running, Call[Started]]] = []
         self.finished = 0
         self._wake = asyncio.Event()
 
@@ -102,10 +104,15 @@ class Finisher:
         return ops.finish(env, run.raw, me, proc, final, dead=final["status"] == "failed",
                           observe=observe)
 
+    def start(self, run: Running, call: Call[Started]) -> None:
+        """`run` is running already: its start call goes first in the next round trip."""
+        self.starts.append((run, call))
+        self._wake.set()
+
     async def loop(self) -> None:
         delay = 0.1
         while True:
-            if not self.pending and not (self.claimer and self.claimer.unstarted):
+            if not self.pending and not self.starts:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), _IDLE_WAIT_S)
@@ -117,39 +124,53 @@ class Finisher:
                 delay = min(delay * 2, 5.0)
 
     async def _round_trip(self) -> bool:
-        """Write the pending outcomes, with the jobs' last events first; under a backlog,
-        start what the previous round trip claimed and claim the successors of the jobs
-        ending now. False when Redis is away (the outcomes wait for the next try)."""
+        """One round trip: the starts of the jobs launched since the last one, then the
+        pending outcomes, each after its job's last events; under a backlog, a claim for
+        the slots the ending jobs leave, whose jobs start at once. False when Redis is
+        away (all of it waits for the next try)."""
+        starts, self.starts = self.starts, []
         batch, self.pending = self.pending, []
-        events = self.outbox.take([r.ctx for r, _ in batch]) if self.outbox else []
-        calls = [c for _, c in events] + [self.call_for(r, o) for r, o in batch]
-        starting = claim = None
-        if self.claimer is not None:
-            starting = await self.claimer.begin_unstarted()
-            claim = self.claimer.refill(sum(o.kind != "wait" for _, o in batch))  # a wait
-        try:                                              # cancelled meanwhile keeps its slot
-            results = await self.ops.run_all(
-                calls + (starting.calls if starting else []) + ([claim] if claim else []))
+        # events of a job whose start is in this round trip may go: they follow it
+        events = self.outbox.take([r.ctx for r, _ in batch], early=True) if self.outbox else []
+        calls = ([c for _, c in starts] + [c for _, c in events] +
+                 [self.call_for(r, o) for r, o in batch])
+        # a wait cancelled meanwhile keeps its slot
+        claim = self.claimer.refill(sum(o.kind != "wait" for _, o in batch)) \
+            if self.claimer else None
+        try:
+            results = await self.ops.run_all(calls + [claim] if claim else calls)
         except REDIS_DOWN as exc:
             log.warning("worker %s: cannot record %d results (%s); retrying",
                         self.worker_id, len(batch), exc)
+            self.starts[:0] = starts
             self.pending[:0] = batch
             if self.outbox is not None:
                 self.outbox.send_later(events)
-            if starting is not None and self.claimer is not None:
-                self.claimer.launch(starting, None)
             return False
-        if self.claimer is not None and starting is not None:
-            self.claimer.launch(starting, results[len(calls):len(calls) + len(starting.calls)])
-            if claim:
-                self.claimer.took(results[-1], claim.args[0])
-        for (ctx, _), code in zip(events, results, strict=False):
+        for (run, _), code in zip(starts, results, strict=False):
+            self._started(run, code)
+        for (ctx, _), code in zip(events, results[len(starts):], strict=False):
             ctx.settle(code)
-        self._settle(batch, results[len(events):len(calls)])
+        self._settle(batch, results[len(starts) + len(events):len(calls)])
+        if claim and self.claimer:
+            await self.claimer.took(results[-1], claim.args[0])
         return True
+
+    def _started(self, run: Running, code: Started) -> None:
+        run.ctx.confirm(code is Started.STARTED)
+        if code is Started.STARTED:
+            return
+        log.info("job %s attempt %d not started (%s)", run.env.id, run.env.attempt,
+                 "cancelled" if code is Started.CANCELLED else "stale or finished")
+        run.abandoned = True  # whatever it does now is not recorded
+        if run.task is not None:
+            run.task.cancel()
+        self.on_done(run)
 
     def _settle(self, batch: list[tuple[Running, Outcome]], codes: list[Any]) -> None:
         for (run, out), code in zip(batch, codes, strict=True):
+            if run.ctx.refused:  # its start was refused in this round trip: nothing to say
+                continue
             if code is Suspended.CANCEL_REQUESTED:  # cancel the attempt instead of parking
                 self.add(run, Outcome("cancelled", error=error("cancelled",
                                                                "cancelled by request")))

@@ -28,7 +28,7 @@ TICK_S = 0.05
 class JobContext(Protocol):
     """What the outbox needs of a job's context (`src/worker/context.py`)."""
 
-    def take_call(self) -> Call[Fenced] | None: ...
+    def take_call(self, early: bool = False) -> Call[Fenced] | None: ...
     def settle(self, code: Fenced) -> None: ...
 
 
@@ -43,9 +43,12 @@ class Outbox:
         """`ctx` has events to send at the next tick."""
         self._dirty[id(ctx)] = ctx
 
-    def take(self, ctxs: list[JobContext]) -> list[tuple[JobContext, Call[Any]]]:
-        """The progress calls of these contexts' pending events (emptied)."""
-        return [(c, call) for c in ctxs if (call := c.take_call()) is not None]
+    def take(self, ctxs: list[JobContext],
+             early: bool = False) -> list[tuple[JobContext, Call[Any]]]:
+        """The progress calls of these contexts' pending events (emptied); `early` also
+        takes those of jobs whose start is not written yet (it goes first, in the same
+        round trip)."""
+        return [(c, call) for c in ctxs if (call := c.take_call(early)) is not None]
 
     def send_later(self, pairs: list[tuple[JobContext, Call[Any]]]) -> None:
         """Calls a Redis outage refused: sent first at the next tick."""

@@ -31,7 +31,7 @@ from src.queue.connection import REDIS_DOWN, connect
 from src.queue.control import wake_due
 from src.queue.keys import Keys
 from src.queue.models import Envelope, error
-from src.queue.ops import Ops
+from src.queue.ops import Call, Ops, Started
 from src.queue.registry import Registry
 from src.queue.settings import Settings
 
@@ -108,7 +108,7 @@ class Worker:
         return self._stop.is_set()
 
     def free_slots(self) -> int:
-        free = self.concurrency - len(self.active) - self.claimer.reserved
+        free = self.concurrency - len(self.active)
         if self.max_jobs is not None:
             free = min(free, self.max_jobs - self.claimer.claimed)
         return free
@@ -123,12 +123,14 @@ class Worker:
         return self.max_jobs is not None and self.claimer.claimed >= self.max_jobs
 
     def idle(self) -> bool:
-        return not self.active and not self.finisher.pending and not self.claimer.reserved
+        return not self.active and not self.finisher.pending
 
-    def launch(self, env: Envelope, raw: bytes, record: dict[str, Any]) -> None:
+    def launch(self, env: Envelope, raw: bytes, record: dict[str, Any],
+               start: Call[Started]) -> None:
         run = Running(env, raw, JobContext(self.ops, self.id, env, record, self.outbox))
         self.active[env.id] = run
         run.task = asyncio.create_task(self._execute(run), name=f"job-{env.id}")
+        self.finisher.start(run, start)
 
     async def wait_for_slot(self, timeout_s: float) -> None:
         self._slot_free.clear()

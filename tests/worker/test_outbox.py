@@ -23,8 +23,9 @@ async def _running(client, ops: Ops, n: int, outbox: Outbox) -> list[JobContext]
         env = Envelope.model_validate_json(raw)
         assert env.id == job.id
         record = make_record(env, Status.RUNNING, started_at=time.time(), worker="w")
-        await ops.start(env, raw, client.keys.processing("w"), record)
-        ctxs.append(JobContext(ops, "w", env, record, outbox))
+        ctx = JobContext(ops, "w", env, record, outbox)
+        ctx.confirm(await ops.start(env, raw, client.keys.processing("w"), record) == 1)
+        ctxs.append(ctx)
     return ctxs
 
 
