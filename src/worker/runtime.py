@@ -1,12 +1,13 @@
 """The worker process: its life from start to a clean stop, and the loops it runs.
 
-Each concern lives in its own module: `claimer` (claim and start), `executor` (run one
-attempt), `finisher` (write outcomes in batches), `heartbeat` (liveness, cancel
-requests, watchdog, stall detector), `recovery` (promotion, dead workers, orphans,
-unreadable envelopes), `callbacks` (completion callbacks) and `scheduler` (cron
-schedules). This one ties them
-together: one asyncio loop runs up to `concurrency` jobs; an idle worker needs four
-round trips per job in all (enqueue, BLMOVE, start, finish), a busy one fewer than one.
+Each concern lives in its own module: `claimer` (claim, and run what it claims),
+`executor` (run one attempt), `finisher` (write starts and outcomes in batches, and claim
+successors under a backlog), `heartbeat` (liveness, cancel requests, watchdog, stall
+detector), `recovery` (promotion, dead workers, orphans, unreadable envelopes),
+`callbacks` (completion callbacks) and `scheduler` (cron schedules). This one ties them
+together: one asyncio loop runs up to `concurrency` jobs; an idle worker needs three
+round trips per job in all (enqueue; BLPOP and claim; start and finish, or start, then
+finish), a busy one about one per batch of jobs that end together.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ class Worker:
         return self.max_jobs is not None and self.claimer.claimed >= self.max_jobs
 
     def idle(self) -> bool:
-        return not self.active and not self.finisher.pending
+        return not self.active and not self.finisher.pending and not self.finisher.starts
 
     def launch(self, env: Envelope, raw: bytes, record: dict[str, Any],
                start: Call[Started]) -> None:
