@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import contextvars
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -21,6 +22,19 @@ except ImportError:  # pragma: no cover - hiredis is a declared dependency
     _HIREDIS = False
 else:
     _HIREDIS = True
+
+
+#: A callback to run once the next request of the current task is on the socket, before
+#: its answer is read (`scripts.run_many(sent=...)`): what must not happen before the
+#: request was sent, and need not wait for its answer.
+AFTER_SEND: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
+    "agentq_after_send", default=None)
+
+
+def _sent() -> None:
+    if (callback := AFTER_SEND.get()) is not None:
+        AFTER_SEND.set(None)
+        callback()
 
 
 class _HiredisPacking:
@@ -59,6 +73,7 @@ class _HiredisPacking:
             await self.check_health()  # type: ignore[attr-defined]
         try:
             writer.writelines(command)
+            _sent()
             if writer.transport.get_write_buffer_size():
                 async with asyncio.timeout(self.socket_timeout):  # type: ignore[attr-defined]
                     await writer.drain()

@@ -78,12 +78,14 @@ class Ops:
 
     async def run_all(
         self, calls: Sequence[Call[Any]], then: Callable[[Any], Any] | None = None,
+        sent: Callable[[], None] | None = None,
     ) -> list[Any]:
-        """Several calls in one round trip; `then(pipe)` may queue plain commands after them."""
-        if len(calls) == 1 and then is None:  # a plain EVALSHA costs less than a pipeline
-            return [await calls[0]]
+        """Several calls in one round trip; `then(pipe)` may queue plain commands after them;
+        `sent()` runs once they are on the socket (see `scripts.run_many`)."""
+        if len(calls) == 1 and then is None and sent is None:  # EVALSHA costs less than a
+            return [await calls[0]]                               # pipeline
         raw = await scripts.run_many(
-            self.redis, [(c.script, c.keys, c.args) for c in calls], then)
+            self.redis, [(c.script, c.keys, c.args) for c in calls], then, sent=sent)
         return [c.decode(r) for c, r in zip(calls, raw, strict=False)] + raw[len(calls):]
 
     def _call(self, script: str, keys: Sequence[str], args: Sequence[Any],

@@ -18,6 +18,8 @@ from typing import Any, Generic, TypeVar
 
 from redis import exceptions as redis_errors
 
+from .connection import AFTER_SEND
+
 T = TypeVar("T")
 
 LUA_DIR = Path(__file__).with_name("lua")
@@ -77,12 +79,15 @@ async def run(redis: Any, name: str, keys: Sequence[str], args: Sequence[Any]) -
 async def run_many(
     redis: Any, calls: Sequence[tuple[str, Sequence[str], Sequence[Any]]],
     then: Callable[[Any], Any] | None = None, first: Callable[[Any], Any] | None = None,
+    sent: Callable[[], None] | None = None,
 ) -> list[Any]:
     """Run several scripts in one round trip (a non-transactional pipeline).
 
     `then(pipe)` may queue more plain commands after the scripts; their answers follow.
     `first(pipe)` may queue plain commands before them (a blocking one: the scripts run as
     soon as it returns, without another round trip); their answers come first.
+    `sent()` runs as soon as the request is on the socket, before the answers are read (on
+    a connection that cannot tell, once they are; not at all when the request failed).
     A call refused with NOSCRIPT did not run: those alone are repeated after loading.
     (EVALSHA goes through `execute_command`: redis-py's cluster pipeline has no `evalsha`.)
     """
@@ -98,7 +103,14 @@ async def run_many(
             pipe.execute_command("EVALSHA", *_args(scripts[name], keys, args))
         if then is not None:
             then(pipe)
-        answers: list[Any] = await pipe.execute(raise_on_error=False)
+        token = AFTER_SEND.set(sent)
+        try:
+            answers: list[Any] = await pipe.execute(raise_on_error=False)
+        finally:
+            unsent = AFTER_SEND.get() is not None
+            AFTER_SEND.reset(token)
+        if sent is not None and unsent:
+            sent()
     before, results = answers[:head], answers[head:]
     missing = [i for i, r in enumerate(results) if isinstance(r, redis_errors.NoScriptError)]
     if missing:

@@ -1,11 +1,11 @@
 """Claiming: move envelopes from the queues to this worker's processing list, and start them.
 
-A claimed job runs at once. Its start (`start.lua`: the `running` record, unless the job
-was cancelled, finished or taken by a newer attempt meanwhile) goes with the finisher's
-next round trip, ahead of anything else of that job, and the job's own writes (events,
-steps) wait for it; a job whose start is refused is stopped and leaves no trace (see
-`Finisher` and `JobContext.confirm`). So a claim costs no round trip of its own on the
-way to the task.
+A claimed job does not wait for a round trip of its own: its start (`start.lua`: the
+`running` record, unless the job was cancelled, finished or taken by a newer attempt
+meanwhile) goes with the finisher's next round trip, ahead of anything else of that job,
+and its task runs as soon as that request is on the socket, before the answer. The
+task's own writes (events, steps) wait for the answer; a job whose start is refused is
+stopped and leaves no trace (see `Finisher` and `JobContext.confirm`).
 
 Under a backlog one script claims a batch (`claim.lua`: jobs without a concurrency key
 first, then the queue's keys in turn, each within its limit). Once the slots are full
@@ -115,9 +115,9 @@ class Claimer:
         await self.start(raws)
 
     async def start(self, raws: list[bytes]) -> None:
-        """Run claimed envelopes at once; each one's start call (which writes its `running`
-        record) goes with the finisher's next round trip, and the task's own writes wait for
-        it (see `JobContext.confirm`)."""
+        """Hand claimed envelopes to the worker; each one's start call (which writes its
+        `running` record) goes with the finisher's next round trip, and its task runs as
+        soon as that is sent (see the module's docstring)."""
         now = time.time()
         for raw in raws:
             if (env := await parse_or_bury(self.ops, self.processing, raw)) is None:

@@ -52,8 +52,8 @@ class JobContext:
         self._pending_record = False
         self._stale = False
         #: the attempt's start: True once `start.lua` wrote its `running` record, False when
-        #: it refused (cancelled, finished or taken meanwhile); the task runs before it is
-        #: known, and its writes wait for it (`src/worker/claimer.py`)
+        #: it refused (cancelled, finished or taken meanwhile); the task runs once the start
+        #: is sent, and its writes wait for the answer (`src/worker/claimer.py`)
         self._start: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         #: the job's LLM usage and token budget (src/worker/ledger.py)
         self.usage = Ledger(record, env.max_tokens)

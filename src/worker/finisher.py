@@ -2,7 +2,8 @@
 
 Outcomes queue up while the finisher writes the previous batch, so a busy worker pays
 one round trip for many finished jobs. The same round trip carries, first, the starts of
-the jobs claimed since the last one (they run already; see `Claimer.start`), and under a
+the jobs claimed since the last one (their tasks run once it is on the socket; see
+`Claimer.start`), and under a
 backlog, last, the claim of successors for the slots the ended jobs leave
 (`Claimer.refill`). A job that ends here with a `callback_url` has its callback
 scheduled by the same script (`src/worker/callbacks.py` delivers it); the same script
@@ -42,13 +43,15 @@ _IDLE_WAIT_S = 1.0
 class Finisher:
     def __init__(self, ops: Ops, worker_id: str, processing: str,
                  on_done: Callable[[Running], None], outbox: Outbox | None = None,
-                 claimer: Claimer | None = None) -> None:
+                 claimer: Claimer | None = None,
+                 run: Callable[[Running], None] | None = None) -> None:
         self.ops = ops
         self.worker_id = worker_id
         self.processing = processing
         self.on_done = on_done
         self.outbox = outbox
         self.claimer = claimer
+        self.run = run
         self.pending: list[tuple[Running, Outcome]] = []
         self.starts: list[tuple[Running, Call[Started]]] = []
         self.finished = 0
@@ -105,7 +108,8 @@ class Finisher:
                           observe=observe)
 
     def start(self, run: Running, call: Call[Started]) -> None:
-        """`run` is running already: its start call goes first in the next round trip."""
+        """`run` was claimed: its start call goes first in the next round trip, and its task
+        runs as soon as that round trip is on the socket (before the answer)."""
         self.starts.append((run, call))
         self._wake.set()
 
@@ -138,7 +142,9 @@ class Finisher:
         claim = self.claimer.refill(sum(o.kind != "wait" for _, o in batch)) \
             if self.claimer else None
         try:
-            results = await self.ops.run_all(calls + [claim] if claim else calls)
+            results = await self.ops.run_all(calls + [claim] if claim else calls,
+                                             sent=(lambda: self._run_tasks(starts)) if starts
+                                             else None)
         except REDIS_DOWN as exc:
             log.warning("worker %s: cannot record %d results (%s); retrying",
                         self.worker_id, len(batch), exc)
@@ -155,6 +161,11 @@ class Finisher:
         if claim and self.claimer:
             await self.claimer.took(results[-1], claim.args[0])
         return True
+
+    def _run_tasks(self, starts: list[tuple[Running, Call[Started]]]) -> None:
+        for run, _ in starts:
+            if run.task is None and self.run is not None:
+                self.run(run)
 
     def _started(self, run: Running, code: Started) -> None:
         run.ctx.confirm(code is Started.STARTED)

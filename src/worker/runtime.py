@@ -88,7 +88,7 @@ class Worker:
                                self.queues, burst=burst)
         self.outbox = Outbox(self.ops)
         self.finisher = Finisher(self.ops, self.id, processing, self._finished, self.outbox,
-                                 self.claimer)
+                                 self.claimer, self._run)
         self.recovery = Recovery(self.ops, self.id, processing)
         self.callbacks = CallbackSender(self.ops)
         self.stall = StallWatch(self.id, settings.worker_timeout_s)
@@ -128,10 +128,13 @@ class Worker:
 
     def launch(self, env: Envelope, raw: bytes, record: dict[str, Any],
                start: Call[Started]) -> None:
+        """Take a claimed job: its task runs once its start is on its way (`Finisher`)."""
         run = Running(env, raw, JobContext(self.ops, self.id, env, record, self.outbox))
         self.active[env.id] = run
-        run.task = asyncio.create_task(self._execute(run), name=f"job-{env.id}")
         self.finisher.start(run, start)
+
+    def _run(self, run: Running) -> None:
+        run.task = asyncio.create_task(self._execute(run), name=f"job-{run.env.id}")
 
     async def wait_for_slot(self, timeout_s: float) -> None:
         self._slot_free.clear()
