@@ -41,7 +41,7 @@ class FastPathRoute(APIRoute):
         fast = self.fast
         if (
             fast is None
-            or scope["method"] not in self.methods
+            or scope["method"] not in (self.methods or ())
             or getattr(scope.get("app"), "dependency_overrides", None)  # tests may swap them
         ):
             await super().handle(scope, receive, send)
