@@ -169,8 +169,22 @@ async def _submit(job: JobCreate, client: Client, settings: ApiSettings, caller:
 _PUBLIC = TypeAdapter(JobPublic)
 
 
+#: JobPublic's fields in its order, and those that are models of their own
+_PUBLIC_FIELDS = tuple(JobPublic.model_fields)
+_NESTED = ("error", "waiting_for", "usage", "schedule")
+
+
 def _public_json(record: dict[str, Any]) -> bytes:
     return _PUBLIC.dump_json(_PUBLIC.validate_python(record), exclude_unset=True)
+
+
+def _new_record_json(record: dict[str, Any]) -> bytes:
+    """`_public_json` of a record `make_record` has just built from a valid request: the
+    same bytes (its fields in JobPublic's order, the others left out), without checking
+    again what was built from checked values. Anything nested goes through pydantic."""
+    if any(record.get(name) is not None for name in _NESTED):
+        return _public_json(record)
+    return orjson.dumps({name: record[name] for name in _PUBLIC_FIELDS if name in record})
 
 
 def _json_body(scope: Scope) -> bool:
@@ -194,7 +208,9 @@ async def _create_job_fast(scope: Scope, body: bytes) -> Response | None:
     state = scope["app"].state
     record, status, location = await _submit(
         job, state.client, state.settings, caller, fastpath.header(scope, b"traceparent"), 0)
-    return fastpath.json_response(_public_json(record), status, location)
+    # 202: the record this request made; 200: the earlier job of its idempotency key
+    content = _new_record_json(record) if status == 202 else _public_json(record)
+    return fastpath.json_response(content, status, location)
 
 
 fastpath.attach(router, create_job, _create_job_fast, reads_body=True)
