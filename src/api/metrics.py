@@ -216,10 +216,19 @@ class ApiMetrics:
         self.registry.register(self._queues)
         self._observed = _ObservedCollector()
         self.registry.register(self._observed)
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        # The labelled children, found once per (method, route, status): `labels()` checks
+        # and joins its arguments under a lock on every call.
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(method, route, str(status)),
+                        self.latency.labels(method, route))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self, queues: dict[str, Any] | None) -> bytes:
         """The text exposition, with queue families from `queues` (None: Redis did not answer)."""

@@ -17,9 +17,6 @@ slot) is `RedisUnavailable` too: it passes by itself, like a connection that was
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-
 from pydantic import ValidationError
 from redis import exceptions as redis_errors
 
@@ -113,23 +110,41 @@ def is_auth_failure(exc: BaseException) -> bool:
     )
 
 
-@contextmanager
-def translate_redis_errors() -> Iterator[None]:
-    """Turn redis-py's connection failures into `RedisUnavailable` at the one boundary:
-    refused credentials become `RedisAuthFailed`, a cluster in failover `RedisUnavailable`."""
-    try:
-        yield
-    except QueueError:
-        raise
-    except Exception as exc:
+class _Translation:
+    """The context manager of `translate_redis_errors` and `atranslate_redis_errors`: a
+    class (no generator to make and drive), as every call to Redis enters one."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> None:  # None: every exception goes on (translated or not)
+        if exc is None or isinstance(exc, QueueError) or not isinstance(exc, Exception):
+            return
         if is_auth_failure(exc):
             raise RedisAuthFailed() from exc
         if isinstance(exc, _UNAVAILABLE):
             raise RedisUnavailable(str(exc) or type(exc).__name__) from exc
-        raise
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: object) -> None:
+        self.__exit__(kind, exc, tb)
 
 
-@asynccontextmanager
-async def atranslate_redis_errors() -> AsyncIterator[None]:
-    with translate_redis_errors():
-        yield
+_TRANSLATION = _Translation()
+
+
+def translate_redis_errors() -> _Translation:
+    """Turn redis-py's connection failures into `RedisUnavailable` at the one boundary:
+    refused credentials become `RedisAuthFailed`, a cluster in failover `RedisUnavailable`."""
+    return _TRANSLATION
+
+
+def atranslate_redis_errors() -> _Translation:
+    """`translate_redis_errors` for `async with`."""
+    return _TRANSLATION

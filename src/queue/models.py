@@ -60,6 +60,9 @@ ErrorType = Literal["exception", "timeout", "lost", "cancelled", "invalid", "bud
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+#: two characters per 10 bits: 13 look-ups for the 26 characters of an id
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]
+_PAIR_SHIFTS = tuple(range(120, -1, -10))
 _last_id = 0
 _id_lock = threading.Lock()
 
@@ -75,7 +78,7 @@ def new_id() -> str:
         if n >> 80 <= _last_id >> 80:
             n = _last_id + 1
         _last_id = n
-    return "".join(_CROCKFORD[(n >> shift) & 31] for shift in range(125, -1, -5))
+    return "".join([_PAIRS[(n >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
 _iso_second: tuple[int, str] = (-1, "")

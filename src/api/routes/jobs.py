@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, TypeAdapter
+from starlette.types import Scope
 
-from src.api import streams
+from src.api import fastpath, streams
 from src.api.deps import (
     CallerDep,
     ClientDep,
@@ -32,7 +34,9 @@ from src.api.schemas import (
     JobPublic,
     JobsPublic,
 )
-from src.queue import TERMINAL, InvalidPayload, Status, UnknownTask, registry
+from src.api.settings import ApiSettings
+from src.api.tenants import Caller
+from src.queue import TERMINAL, Client, InvalidPayload, Status, UnknownTask, registry
 from src.queue.callbacks import CallbackRefused, check_callback_url_syntax
 from src.queue.models import iso
 from src.queue.tracing import enqueue_span
@@ -59,7 +63,8 @@ def _json_errors(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, 
 
 
 router = APIRouter(
-    prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_api_key)], responses=_errors
+    prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_api_key)], responses=_errors,
+    route_class=fastpath.FastPathRoute,  # POST /jobs and GET /jobs/{id}: src/api/fastpath.py
 )
 
 
@@ -110,6 +115,16 @@ async def create_job(
     ] = 0,
 ) -> dict[str, Any]:
     """Submit a job; its payload is validated against the task's model (422 naming the field)."""
+    record, status, location = await _submit(
+        job, client, settings, caller, request.headers.get("traceparent"), wait)
+    response.headers["Location"] = location
+    response.status_code = status
+    return record
+
+
+async def _submit(job: JobCreate, client: Client, settings: ApiSettings, caller: Caller,
+                  traceparent: str | None, wait: float) -> tuple[dict[str, Any], int, str]:
+    """`POST /jobs` once the request is read: the record, 202 or 200, and its Location."""
     if job.type not in registry:
         exc = UnknownTask(job.type)
         raise validation_error(("body", "type"), str(exc), job.type, "unknown_task")
@@ -121,7 +136,7 @@ async def create_job(
 
     # The job's trace: a PRODUCER span under the request's (or continuing the caller's
     # `traceparent` header); the envelope carries it to the worker (CONTRACT §9).
-    with enqueue_span(job.type, job.queue, request.headers.get("traceparent")) as span:
+    with enqueue_span(job.type, job.queue, traceparent) as span:
         try:
             enqueued = await client.enqueue(
                 job.type,
@@ -143,12 +158,62 @@ async def create_job(
             raise unstorable(("body", "payload"), exc) from exc
         span.job_id(enqueued.id)
     record = enqueued.record
-    response.headers["Location"] = f"/jobs/{enqueued.id}"
     if wait > 0 and record["status"] not in TERMINAL:
         record = await client.wait(enqueued.id, timeout_s=wait) or record
-    if not enqueued.created or record["status"] in TERMINAL:
-        response.status_code = 200
-    return record
+    status = 200 if not enqueued.created or record["status"] in TERMINAL else 202
+    return record, status, f"/jobs/{enqueued.id}"
+
+
+#: What FastAPI does with a record under `response_model=JobPublic` and
+#: `response_model_exclude_unset=True`: validated, then dumped to JSON by pydantic.
+_PUBLIC = TypeAdapter(JobPublic)
+
+
+#: JobPublic's fields in its order, and those that are models of their own
+_PUBLIC_FIELDS = tuple(JobPublic.model_fields)
+_NESTED = ("error", "waiting_for", "usage", "schedule")
+
+
+def _public_json(record: dict[str, Any]) -> bytes:
+    return _PUBLIC.dump_json(_PUBLIC.validate_python(record), exclude_unset=True)
+
+
+def _new_record_json(record: dict[str, Any]) -> bytes:
+    """`_public_json` of a record `make_record` has just built from a valid request: the
+    same bytes (its fields in JobPublic's order, the others left out), without checking
+    again what was built from checked values. Anything nested goes through pydantic."""
+    if any(record.get(name) is not None for name in _NESTED):
+        return _public_json(record)
+    return orjson.dumps({name: record[name] for name in _PUBLIC_FIELDS if name in record})
+
+
+def _json_body(scope: Scope) -> bool:
+    """Whether the request says its body is JSON (`application/json`, any parameters)."""
+    kind = fastpath.header(scope, b"content-type")
+    return kind is not None and kind.split(";", 1)[0].strip().lower() == "application/json"
+
+
+async def _create_job_fast(scope: Scope, body: bytes) -> Response | None:
+    """`POST /jobs` without `?wait=`, with a valid key and a JSON body that `JobCreate`
+    accepts (src/api/fastpath.py); anything else goes through FastAPI."""
+    if scope["query_string"] or not _json_body(scope):
+        return None
+    caller = fastpath.caller_of(scope)
+    if caller is None:
+        return None
+    try:  # read as FastAPI reads it (json.loads: integers past 64 bits stay integers)
+        job = JobCreate.model_validate(json.loads(body))
+    except Exception:  # noqa: BLE001 - bad JSON, a field, nesting past the recursion limit
+        return None  # FastAPI gives its answer (422 naming the field, 400)
+    state = scope["app"].state
+    record, status, location = await _submit(
+        job, state.client, state.settings, caller, fastpath.header(scope, b"traceparent"), 0)
+    # 202: the record this request made; 200: the earlier job of its idempotency key
+    content = _new_record_json(record) if status == 202 else _public_json(record)
+    return fastpath.json_response(content, status, location)
+
+
+fastpath.attach(router, create_job, _create_job_fast, reads_body=True)
 
 
 # Unset fields stay out: `archived` appears only on records from the history database.
@@ -214,6 +279,22 @@ def _iso(at: datetime | None) -> str | None:
 async def get_job(job: JobDep) -> dict[str, Any]:
     """The job's record."""
     return job
+
+
+async def _get_job_fast(scope: Scope, body: bytes) -> Response | None:
+    """`GET /jobs/{id}` of a job Redis holds and the caller may see (src/api/fastpath.py);
+    an unknown, archived or hidden job goes through FastAPI (404, or the history)."""
+    caller = fastpath.caller_of(scope)
+    job_id = scope["path_params"].get("job_id")
+    if caller is None or not isinstance(job_id, str) or not 1 <= len(job_id) <= 128:
+        return None
+    record = await scope["app"].state.client.get(job_id)
+    if record is None or not caller.sees(record):
+        return None
+    return fastpath.json_response(_public_json(record), 200)
+
+
+fastpath.attach(router, get_job, _get_job_fast)
 
 
 @router.get(
