@@ -13,7 +13,6 @@ Enabled by ``sitecustomize`` when ``BENCH_RT_DIR`` is set; each process writes
 from __future__ import annotations
 
 import atexit
-import contextvars
 import json
 import os
 
@@ -66,23 +65,22 @@ def install() -> None:
     sconn.AbstractConnection.send_packed_command = send_packed_command
 
     # A connection class that sends its own way (agentq's skips redis-py's wait_for) is
-    # counted where it sends; a send it hands back to redis-py's is not counted twice.
-    outer = contextvars.ContextVar("rtcount_outer", default=False)
-
+    # counted where it sends; a send it hands back to redis-py's is not counted twice
+    # (a mark on the connection, not on the task: tasks started meanwhile count their own).
     def counted_send(own):
         async def send(self, *args, **kwargs):
-            if outer.get():
+            if getattr(self, "_rtcount_sending", False):
                 return await own(self, *args, **kwargs)
             _bump()
-            token = outer.set(True)
+            self._rtcount_sending = True
             try:
                 return await own(self, *args, **kwargs)
             finally:
-                outer.reset(token)
+                self._rtcount_sending = False
         return send
 
     async def base_send(self, *args, **kwargs):
-        if not outer.get():
+        if not getattr(self, "_rtcount_sending", False):
             _bump()
         return await async_send(self, *args, **kwargs)
 
