@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
@@ -25,7 +26,7 @@ else:
 
 
 #: A callback to run once the next request of the current task is on the socket, before
-#: its answer is read (`scripts.run_many(sent=...)`): what must not happen before the
+#: its answer is read (`run_many(sent=...)` in scripts.py): what must not happen before the
 #: request was sent, and need not wait for its answer.
 AFTER_SEND: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
     "agentq_after_send", default=None)
@@ -101,6 +102,40 @@ class FastUnixConnection(_HiredisPacking, UnixDomainSocketConnection):
 
 
 _CONNECTIONS = {"redis": FastConnection, "rediss": FastSSLConnection, "unix": FastUnixConnection}
+
+
+def takes_requests(redis: Any) -> bool:
+    """Whether `request` can talk to `redis`: a client of `connect` (not a cluster's)."""
+    pool = getattr(redis, "connection_pool", None)
+    return isinstance(pool, _Pool) and issubclass(pool.connection_class, _HiredisPacking)
+
+
+async def request(redis: Any, commands: Sequence[Sequence[Any]]) -> list[Any]:
+    """Send `commands` as one request on one of the pool's connections and read their
+    answers, in order, error replies as exception values (a pipeline, without redis-py's
+    per-command bookkeeping: one timeout for all the answers rather than one each, no
+    response callbacks, no retry; what calls it retries, as after any Redis error).
+    `AFTER_SEND` runs once the request is on the socket. See `takes_requests`."""
+    pool = redis.connection_pool
+    conn = await pool.get_connection()
+    try:
+        await conn.send_packed_command(conn.pack_commands(commands))
+        answers: list[Any] = []
+        async with asyncio.timeout(conn.socket_timeout):
+            for _ in commands:
+                try:
+                    answers.append(await conn.read_response(timeout=math.inf))
+                except redis_errors.ResponseError as exc:
+                    answers.append(exc)
+        return answers
+    except TimeoutError:
+        await conn.disconnect(nowait=True)
+        raise redis_errors.TimeoutError("Timeout reading from socket") from None
+    except BaseException:
+        await conn.disconnect(nowait=True)  # answers may be left unread on it
+        raise
+    finally:
+        await pool.release(conn)
 
 
 _blocking_get = getattr(aioredis.BlockingConnectionPool.get_connection, "__wrapped__",

@@ -77,13 +77,13 @@ class Ops:
         self.settings = settings
 
     async def run_all(
-        self, calls: Sequence[Call[Any]], then: Callable[[Any], Any] | None = None,
+        self, calls: Sequence[Call[Any]], then: Sequence[Sequence[Any]] = (),
         sent: Callable[[], None] | None = None,
     ) -> list[Any]:
-        """Several calls in one round trip; `then(pipe)` may queue plain commands after them;
-        `sent()` runs once they are on the socket (see `scripts.run_many`)."""
-        if len(calls) == 1 and then is None and sent is None:  # EVALSHA costs less than a
-            return [await calls[0]]                               # pipeline
+        """Several calls in one round trip; `then`: plain commands after them (answers
+        follow); `sent()` runs once they are on the socket (see `scripts.run_many`)."""
+        if len(calls) == 1 and not then and sent is None:  # EVALSHA costs less than a
+            return [await calls[0]]                         # pipeline
         raw = await scripts.run_many(
             self.redis, [(c.script, c.keys, c.args) for c in calls], then, sent=sent)
         return [c.decode(r) for c, r in zip(calls, raw, strict=False)] + raw[len(calls):]
@@ -168,7 +168,7 @@ class Ops:
             return token, await call
         token, raws = await scripts.run_many(
             blocking, [(call.script, call.keys, call.args)],
-            first=lambda pipe: pipe.blpop(wakes, timeout_s))
+            first=("BLPOP", *wakes, timeout_s))
         return token, call.decode(raws)
 
     def start(self, env: Envelope, raw: bytes, processing: str,

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from redis import exceptions as redis_errors
 
-from .connection import AFTER_SEND
+from .connection import AFTER_SEND, request, takes_requests
 
 T = TypeVar("T")
 
@@ -78,54 +78,55 @@ async def run(redis: Any, name: str, keys: Sequence[str], args: Sequence[Any]) -
 
 async def run_many(
     redis: Any, calls: Sequence[tuple[str, Sequence[str], Sequence[Any]]],
-    then: Callable[[Any], Any] | None = None, first: Callable[[Any], Any] | None = None,
+    then: Sequence[Sequence[Any]] = (), first: Sequence[Any] | None = None,
     sent: Callable[[], None] | None = None,
 ) -> list[Any]:
     """Run several scripts in one round trip (a non-transactional pipeline).
 
-    `then(pipe)` may queue more plain commands after the scripts; their answers follow.
-    `first(pipe)` may queue plain commands before them (a blocking one: the scripts run as
-    soon as it returns, without another round trip); their answers come first.
+    `then`: plain commands to send after the scripts; their answers follow. `first`: one
+    plain command to send before them (a blocking one: the scripts run as soon as it
+    returns, without another round trip; not on a cluster); its answer comes first.
     `sent()` runs as soon as the request is on the socket, before the answers are read (on
     a connection that cannot tell, once they are; not at all when the request failed).
     A call refused with NOSCRIPT did not run: those alone are repeated after loading.
-    (EVALSHA goes through `execute_command`: redis-py's cluster pipeline has no `evalsha`.)
     """
-    if not calls and then is None:
+    if not calls and not then:
         return []
     scripts = load_all()
-    async with redis.pipeline(transaction=False) as pipe:
-        head = 0
-        if first is not None:  # not on a cluster pipeline (see Ops.wait_and_claim)
-            first(pipe)
-            head = len(pipe.command_stack)
-        for name, keys, args in calls:
-            pipe.execute_command("EVALSHA", *_args(scripts[name], keys, args))
-        if then is not None:
-            then(pipe)
-        token = AFTER_SEND.set(sent)
-        try:
-            answers: list[Any] = await pipe.execute(raise_on_error=False)
-        finally:
-            unsent = AFTER_SEND.get() is not None
-            AFTER_SEND.reset(token)
-        if sent is not None and unsent:
-            sent()
-    before, results = answers[:head], answers[head:]
+    commands = [("EVALSHA", *_args(scripts[name], keys, args)) for name, keys, args in calls]
+    head = [first] if first is not None else []
+    answers = await _send(redis, [*head, *commands, *then], sent)
+    before, results = answers[:len(head)], answers[len(head):]
     missing = [i for i, r in enumerate(results) if isinstance(r, redis_errors.NoScriptError)]
     if missing:
         for name in {calls[i][0] for i in missing}:
             await redis.script_load(scripts[name].source)
-        async with redis.pipeline(transaction=False) as pipe:
-            for i in missing:
-                name, keys, args = calls[i]
-                pipe.execute_command("EVALSHA", *_args(scripts[name], keys, args))
-            for i, r in zip(missing, await pipe.execute(raise_on_error=False), strict=True):
-                results[i] = r
+        again = await _send(redis, [commands[i] for i in missing], None)
+        for i, r in zip(missing, again, strict=True):
+            results[i] = r
     for r in (*before, *results):
         if isinstance(r, Exception):
             raise r
     return before + results
+
+
+async def _send(redis: Any, commands: list[Sequence[Any]],
+                sent: Callable[[], None] | None) -> list[Any]:
+    token = AFTER_SEND.set(sent)
+    try:
+        if takes_requests(redis):
+            answers = await request(redis, commands)
+        else:  # a cluster (EVALSHA through `execute_command`: its pipeline has no `evalsha`)
+            async with redis.pipeline(transaction=False) as pipe:
+                for command in commands:
+                    pipe.execute_command(*command)
+                answers = await pipe.execute(raise_on_error=False)
+    finally:
+        unsent = AFTER_SEND.get() is not None
+        AFTER_SEND.reset(token)
+    if sent is not None and unsent:
+        sent()
+    return answers
 
 
 @dataclass(frozen=True, slots=True)

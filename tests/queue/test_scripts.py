@@ -5,6 +5,7 @@ import re
 import pytest
 
 from src.queue import scripts
+from src.queue.connection import connect, takes_requests
 
 
 def test_every_lua_file_is_loaded_and_includes_resolve():
@@ -51,10 +52,16 @@ async def test_run_reloads_a_script_the_server_forgot(redis, namespace):
     await redis.delete(proc, queue)
 
 
-async def test_run_many_repeats_only_the_calls_refused_with_noscript(redis, namespace):
+@pytest.mark.parametrize("through", ["agentq's connections", "redis-py's pipeline"])
+async def test_run_many_repeats_only_the_calls_refused_with_noscript(redis, redis_url, namespace,
+                                                                      through):
     """A pipeline where the server knows `ratelimit` but not `claim`: the ratelimit call
     runs once, the two refused claims are repeated once each after loading, the answers
-    come back in call order, and the plain command queued after them runs once."""
+    come back in call order, and the plain command queued after them runs once; the same
+    through agentq's own request path (`connection.request`) and through a plain client's
+    pipeline."""
+    sender = connect(redis_url) if through == "agentq's connections" else redis
+    assert takes_requests(sender) == (through == "agentq's connections")
     proc, queue = f"{{{namespace}}}:processing:w", f"{{{namespace}}}:queue:q"
     limit, counter = f"{{{namespace}}}:ratelimit:x", f"{{{namespace}}}:n"
     await redis.rpush(queue, "a", "b", "c", "d")
@@ -63,10 +70,12 @@ async def test_run_many_repeats_only_the_calls_refused_with_noscript(redis, name
     ask = ("ratelimit", [limit], [10, 0, 0, 60_000, 20, ""])  # 10 requests a minute
     lim = f"{{{namespace}}}:key_limits"
     calls = [("claim", [proc, lim, queue], [1, 0]), ask, ("claim", [proc, lim, queue], [2, 0])]
-    res = await scripts.run_many(redis, calls, then=lambda pipe: pipe.incr(counter))
+    res = await scripts.run_many(sender, calls, then=[("INCR", counter)])
     assert res == [[b"d"], 0, [b"c", b"b"], 1]
     assert await redis.lrange(queue, 0, -1) == [b"a"]
     assert await redis.lrange(proc, 0, -1) == [b"b", b"c", b"d"]
     assert [int(v) for v in await redis.hvals(limit)] == [1]  # one request counted
     assert await redis.get(counter) == b"1"
     await redis.delete(proc, queue, limit, counter)
+    if sender is not redis:
+        await sender.aclose()
