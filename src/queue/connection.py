@@ -47,10 +47,16 @@ class _HiredisPacking:
     """
 
     def pack_command(self, *args: Any) -> list[bytes]:
-        if isinstance(args[0], str):
-            args = (*args[0].encode().split(), *args[1:])
-        elif b" " in args[0]:
-            args = (*args[0].split(), *args[1:])
+        head = args[0]
+        if isinstance(head, str):
+            if " " in head:  # "CLIENT SETINFO"
+                args = (*head.split(), *args[1:])
+        elif b" " in head:
+            args = (*head.split(), *args[1:])
+        try:
+            return [_hiredis_pack(args)]
+        except TypeError:  # a bytearray or memoryview, which hiredis does not take
+            pass
         try:
             cmd = tuple(bytes(a) if isinstance(a, bytearray | memoryview) else a for a in args)
             # hiredis's stub types the argument as a 1-tuple (Tuple[X], not Tuple[X, ...])
