@@ -22,7 +22,7 @@ from src.queue.ops import WAIT_TIMEOUT, Call, Fenced, Ops
 
 from .errors import Suspend, WaitTimeout
 from .ledger import Ledger
-from .outbox import Outbox
+from .outbox import Outbox, Pending
 
 T = TypeVar("T")
 _THREAD_CALL_TIMEOUT_S = 60.0
@@ -190,14 +190,28 @@ class JobContext:
         self._pending_record |= record is not None
         self._outbox.mark(self)
 
-    def take_call(self) -> Call[Fenced] | None:
-        """The fenced write of the pending events (and the record, if progress changed it)."""
+    def take_pending(self) -> Pending | None:
+        """The pending events (emptied), with the record if progress changed it."""
         if not self._pending:
             return None
         events, self._pending = self._pending, []
         record = self.record if self._pending_record else None
         self._pending_record = False
-        return self._ops.progress(self._env, self._worker_id, record, *events)
+        return self._env, record, events
+
+    def put_back(self, pending: Pending) -> None:
+        """Events `take_pending` gave that Redis did not take: first in line again."""
+        _, record, events = pending
+        self._pending[:0] = events
+        self._pending_record |= record is not None
+
+    def take_call(self) -> Call[Fenced] | None:
+        """The fenced write of the pending events (and the record, if progress changed it)."""
+        pending = self.take_pending()
+        if pending is None:
+            return None
+        env, record, events = pending
+        return self._ops.progress(env, self._worker_id, record, *events)
 
     def settle(self, code: Fenced) -> None:
         """The answer to a write `take_call` made: a refusal makes the next write raise."""
