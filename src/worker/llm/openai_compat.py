@@ -14,6 +14,7 @@ import httpx
 from src.queue.redact import redact_url, scrub, url_secrets
 
 from .base import Acquire, ChatRequest, LLMError, LLMStreamBroken, LLMTimeout, retry_later
+from .netio import use_asyncio_backend
 from .settings import LLMSettings
 from .sse import SSEParser, aparse_lines
 
@@ -98,6 +99,8 @@ class OpenAICompatible:
             limits=httpx.Limits(max_connections=settings.max_connections,
                                 max_keepalive_connections=min(100, settings.max_connections)),
         )
+        if transport is None:  # plain asyncio sockets: one timer per connection, not per read
+            use_asyncio_backend(self._http)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -45,8 +45,13 @@ class SSEParser:
         self._data.append(value)
         # Most servers send one JSON object per line: hand it on at once rather than
         # waiting for the blank line, so a missing separator costs nothing.
-        if len(self._data) == 1 and _complete_json(value):
-            return self._dispatch()
+        if len(self._data) == 1:
+            try:
+                event = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                return []  # more lines of this event follow
+            self._data = []
+            return self._deltas(event)
         return []
 
     def close(self) -> list[str]:
@@ -85,14 +90,6 @@ class SSEParser:
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
         return out
-
-
-def _complete_json(value: str) -> bool:
-    try:
-        orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return False
-    return True
 
 
 def parse_lines(lines: Iterable[str]) -> Iterator[str]:
