@@ -105,6 +105,8 @@ class Finisher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), _IDLE_WAIT_S)
                 continue
+            if self.outbox is not None:  # events of these jobs a flush is sending land first
+                await self.outbox.settled()
             batch, self.pending = self.pending, []
             # the jobs' last events go first, in the same round trip
             events = self.outbox.take([r.ctx for r, _ in batch]) if self.outbox else []

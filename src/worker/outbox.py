@@ -51,6 +51,7 @@ class Outbox:
         self.tick_s = tick_s
         self._dirty: dict[int, JobContext] = {}
         self._unsent: list[tuple[JobContext, Call[Any]]] = []  # refused by a Redis outage
+        self._in_flight: asyncio.Future[None] | None = None  # the flush being sent
 
     def mark(self, ctx: JobContext) -> None:
         """`ctx` has events to send at the next tick."""
@@ -74,6 +75,12 @@ class Outbox:
         return [jobs[i:i + BATCH_JOBS] for jobs in by_worker.values()
                 for i in range(0, len(jobs), BATCH_JOBS)]
 
+    async def settled(self) -> None:
+        """Return once the flush in flight, if any, has been answered: what it carries is
+        in Redis before anything sent after this (a job's outcome after its last events)."""
+        while (in_flight := self._in_flight) is not None:
+            await asyncio.shield(in_flight)
+
     async def flush(self) -> None:
         """Send every pending event now, in one round trip."""
         dirty, self._dirty = list(self._dirty.values()), {}
@@ -83,6 +90,7 @@ class Outbox:
             return
         calls: list[Call[Any]] = [call for _, call in unsent]
         calls += [self.ops.progress_many(b[0][0].worker_id, [p for _, p in b]) for b in batches]
+        done = self._in_flight = asyncio.get_running_loop().create_future()
         try:
             answers = await self.ops.run_all(calls)
         except REDIS_DOWN as exc:
@@ -94,6 +102,9 @@ class Outbox:
                     ctx.put_back(pending)
                     self.mark(ctx)
             return
+        finally:
+            self._in_flight = None
+            done.set_result(None)
         for (ctx, _), code in zip(unsent, answers, strict=False):
             ctx.settle(code)
         for batch, codes in zip(batches, answers[len(unsent):], strict=True):

@@ -3,6 +3,7 @@ before the job's outcome; a refused write makes the job's next write raise (real
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import orjson
@@ -154,3 +155,26 @@ async def test_events_a_redis_outage_refused_leave_at_the_next_tick_in_order(cli
         assert sent == [("status", None), ("progress", "a"), ("partial", "1"),
                         ("partial", "2")]
         assert (await client.get(ctx.job_id))["progress"] == 10
+
+
+async def test_settled_waits_for_the_flush_in_flight(client, settings):
+    """The finisher waits on it: a job's outcome must not overtake its last events."""
+    ops = Ops(client.redis, client.keys, settings)
+    outbox = Outbox(ops)
+    (ctx,) = await _running(client, ops, 1, outbox)
+    await outbox.settled()  # nothing in flight: at once
+    await ctx.emit("partial", {"text": "last"})
+    real = ops.run_all
+
+    async def slow(calls, then=None):
+        await asyncio.sleep(0.3)
+        return await real(calls, then)
+
+    ops.run_all = slow  # type: ignore[method-assign]
+    flushing = asyncio.create_task(outbox.flush())
+    await asyncio.sleep(0.05)
+    assert outbox.take([ctx]) == []  # the flush holds the event
+    await outbox.settled()
+    assert [e.get("text") for _, e in await client.events(ctx.job_id)
+            if e["type"] == "partial"] == ["last"]
+    await flushing

@@ -15,11 +15,20 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import sys
 from collections.abc import Iterable
 from typing import Any
 
 import httpcore
 from httpcore import AsyncNetworkBackend, AsyncNetworkStream
+
+try:
+    import sniffio  # noqa: F401
+except ImportError:
+    # httpcore tries `import sniffio` for every lock and shield it makes (seven a request);
+    # a failed import is not cached, and searching the path each time cost more than the
+    # request itself. A None entry makes the import fail at once, as it would anyway.
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 #: Stop reading from the socket while this much is buffered and unread (bytes).
 _HIGH_WATER = 256 * 1024
