@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import shutil
 import ssl
 import subprocess
@@ -277,3 +278,32 @@ async def test_streams_over_tls(tmp_path, monkeypatch) -> None:
 def test_streams_over_tls_on_uvloop(tmp_path, monkeypatch) -> None:
     uvloop = pytest.importorskip("uvloop")
     assert uvloop.run(_tls_case(tmp_path, monkeypatch)) == ["safe", "safe"]
+
+
+async def test_a_compressed_stream_is_decoded() -> None:
+    """A server (or proxy) may gzip the event stream: the pieces still come out as text."""
+    events = b"".join(b'data: {"choices":[{"index":0,"delta":{"content":"%s"}}]}\n\n' % w
+                      for w in (b"zipped ", b"words")) + b"data: [DONE]\n\n"
+    body = gzip.compress(events)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        await reader.readexactly(length)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                     b"content-encoding: gzip\r\ncontent-length: %d\r\n\r\n%s"
+                     % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    provider = OpenAICompatible(LLMSettings(base_url=f"http://127.0.0.1:{port}/v1", model="m",
+                                            max_retries=0))
+    try:
+        assert [p async for p in provider.stream(hello())] == ["zipped ", "words"]
+    finally:
+        await provider.aclose()
+        server.close()
+        await server.wait_closed()

@@ -11,13 +11,14 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator
 
 import httpx
+import orjson
 
 from src.queue.redact import redact_url, scrub, url_secrets
 
 from .base import Acquire, ChatRequest, LLMError, LLMStreamBroken, LLMTimeout, retry_later
 from .netio import use_asyncio_backend
 from .settings import LLMSettings
-from .sse import SSEParser, aparse_lines
+from .sse import SSEParser, aparse_chunks
 
 log = logging.getLogger("agentq.llm")
 
@@ -113,6 +114,8 @@ class OpenAICompatible:
                                 max_keepalive_connections=keepalive),
         ) for _ in range(shards)]
         self._in_flight = [0] * len(self._clients)
+        # absolute, parsed once: httpx would merge a relative path with the base URL each time
+        self._url = httpx.URL(f"{settings.base_url}/chat/completions")
         if transport is None:  # plain asyncio sockets: one timer per connection, not per read
             for client in self._clients:
                 use_asyncio_backend(client)
@@ -185,8 +188,9 @@ class OpenAICompatible:
         shard = self._in_flight.index(min(self._in_flight))
         self._in_flight[shard] += 1
         try:
-            async with self._clients[shard].stream("POST", "/chat/completions",
-                                                   json=body) as resp:
+            async with self._clients[shard].stream(
+                    "POST", self._url, content=orjson.dumps(body),
+                    headers={"Content-Type": "application/json"}) as resp:
                 if resp.status_code in RETRYABLE_STATUS:
                     await resp.aread()
                     raise _Transient(
@@ -206,7 +210,11 @@ class OpenAICompatible:
                     if text:
                         yield text
                     return
-                async for text in aparse_lines(resp.aiter_lines(), parser):
+                encoding = resp.headers.get("content-encoding", "").strip().lower()
+                # nothing to decode: the bytes as they came, without httpx's decoder layers
+                chunks = (resp.aiter_raw() if encoding in ("", "identity")
+                          else resp.aiter_bytes())
+                async for text in aparse_chunks(chunks, parser):
                     yield text
                     if time.monotonic() > deadline:
                         raise LLMTimeout(

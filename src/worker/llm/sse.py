@@ -110,3 +110,29 @@ async def aparse_lines(lines: AsyncIterable[str], parser: SSEParser) -> AsyncIte
             return
     for text in parser.close():
         yield text
+
+
+async def aparse_chunks(chunks: AsyncIterable[bytes], parser: SSEParser) -> AsyncIterator[str]:
+    """Text deltas from a body's bytes as they arrive, split into lines here (LF, CRLF or
+    CR, as SSE allows) rather than through httpx's text and line decoders."""
+    rest = b""
+    async for chunk in chunks:
+        if rest:
+            chunk, rest = rest + chunk, b""
+        lines = chunk.splitlines()
+        if not lines:
+            continue
+        if chunk.endswith(b"\r"):  # perhaps the first half of a CRLF: wait for the next byte
+            rest = lines.pop() + b"\r"
+        elif not chunk.endswith(b"\n"):
+            rest = lines.pop()
+        for line in lines:
+            for text in parser.feed(line.decode("utf-8", "replace")):
+                yield text
+            if parser.done:
+                return
+    if rest:
+        for text in parser.feed(rest.decode("utf-8", "replace")):
+            yield text
+    for text in parser.close():
+        yield text
