@@ -89,6 +89,7 @@ async def run_many(
     if not calls and then is None:
         return []
     scripts = load_all()
+    await _preload(redis, {name for name, _, _ in calls}, scripts)
     async with redis.pipeline(transaction=False) as pipe:
         head = 0
         if first is not None:  # not on a cluster pipeline (see Ops.wait_and_claim)
@@ -101,7 +102,8 @@ async def run_many(
         answers: list[Any] = await pipe.execute(raise_on_error=False)
     before, results = answers[:head], answers[head:]
     missing = [i for i, r in enumerate(results) if isinstance(r, redis_errors.NoScriptError)]
-    if missing:
+    if missing:  # the server forgot them (a restart, SCRIPT FLUSH): later calls ran first
+        _loaded(redis).clear()
         for name in {calls[i][0] for i in missing}:
             await redis.script_load(scripts[name].source)
         async with redis.pipeline(transaction=False) as pipe:
@@ -114,6 +116,28 @@ async def run_many(
         if isinstance(r, Exception):
             raise r
     return before + results
+
+
+def _loaded(redis: Any) -> set[str]:
+    """The scripts this client has loaded (by name), kept on the client itself."""
+    loaded: set[str] | None = getattr(redis, "_agentq_scripts_loaded", None)
+    if loaded is None:
+        loaded = set()
+        redis._agentq_scripts_loaded = loaded
+    return loaded
+
+
+async def _preload(redis: Any, names: set[str], scripts: dict[str, Script]) -> None:
+    """SCRIPT LOAD, before a pipeline, the scripts this client has not run yet.
+
+    A call refused with NOSCRIPT is repeated after the calls behind it in its pipeline
+    ran: a job's events repeated after its outcome were refused (the job no longer
+    running), so a script a pipeline relies on for order must be on the server first.
+    """
+    loaded = _loaded(redis)
+    for name in sorted(names - loaded):
+        await redis.script_load(scripts[name].source)
+        loaded.add(name)
 
 
 @dataclass(frozen=True, slots=True)

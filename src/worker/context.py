@@ -216,6 +216,9 @@ class JobContext:
     def settle(self, code: Fenced) -> None:
         """The answer to a write `take_call` made: a refusal makes the next write raise."""
         if code is not Fenced.OK:
+            if not self._stale:  # these events are dropped: say so once
+                self.log.warning("job %s attempt %d: events refused (%s): the attempt no longer "
+                                 "owns the job", self.job_id, self.attempt, code.name)
             self._stale = True
 
     def _fenced(self, code: Fenced) -> None:
