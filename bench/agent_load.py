@@ -296,6 +296,7 @@ def run_case(args: argparse.Namespace, url: str, llm_url: str, case: str,
         samples: list[tuple[float, float, int]] = []  # (time, cpu s, rss)
         spy: subprocess.Popen[bytes] | None = None
         spy_raw = Path(rt_dir) / "profile.collapsed"
+        profile_from = min(5.0, d / 3) if args.profile_from is None else args.profile_from
         stats_key = f"{PREFIX}:stats"
         deadline = time.monotonic() + d * 12 + 120
         done = 0
@@ -305,7 +306,7 @@ def run_case(args: argparse.Namespace, url: str, llm_url: str, case: str,
                        for s in ("succeeded", "failed", "dead"))
             if done >= n or worker.poll() is not None:
                 break
-            if args.profile and spy is None and time.time() - t_enq >= min(5.0, d / 3):
+            if args.profile and spy is None and time.time() - t_enq >= profile_from:
                 spy = subprocess.Popen(  # py-spy from bench/profile.sh's virtualenv
                     [str(PYSPY), "record", "--pid", str(worker.pid), "--duration",
                      str(int(args.profile)), "--rate", "100", "--format", "raw", "-o",
@@ -318,7 +319,7 @@ def run_case(args: argparse.Namespace, url: str, llm_url: str, case: str,
             (RESULTS / f"agent-profile-{case}.txt").write_text(_summary(
                 spy_raw, f"agentq worker under bench/agent_load.py, case {case}: {n} jobs, "
                 f"concurrency {args.concurrency}, D = {d:g} s; py-spy record --pid for "
-                f"{args.profile:g} s at 100 Hz from {min(5.0, d / 3):g} s after the enqueue"))
+                f"{args.profile:g} s at 100 Hz from {profile_from:g} s after the enqueue"))
         t_done = time.time()
         samples.append((t_done, proc.cpu_s(), proc.rss()))
         calls = {k: v - calls0.get(k, 0) for k, v in _calls(r).items()}
@@ -560,6 +561,9 @@ def main() -> None:
     p.add_argument("--profile", type=float, default=0,
                    help="py-spy the worker for this many seconds once the jobs run (installed "
                         "by bench/profile.sh); writes results/agent-profile-<case>.txt")
+    p.add_argument("--profile-from", type=float, default=None,
+                   help="start the profile this many seconds after the enqueue (default: "
+                        "5, or D/3 when shorter)")
     p.add_argument("--rerender", type=Path, default=None,
                    help="write --out again from this results JSON, running nothing")
     args = p.parse_args()

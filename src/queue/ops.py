@@ -192,6 +192,21 @@ class Ops:
             Fenced,
         )
 
+    def progress_many(
+        self, worker: str,
+        jobs: Sequence[tuple[Envelope, dict[str, Any] | None, Sequence[str]]],
+    ) -> Call[list[Fenced]]:
+        """`progress` for several jobs of one worker in one script call: (envelope, record
+        or None, events) each; one answer per job, in order."""
+        k = self.keys
+        keys: list[str] = []
+        args: list[Any] = [worker, self.settings.job_ttl_s, EVENTS_MAX]
+        for env, record, events in jobs:
+            keys += (k.job(env.id), k.events(env.id))
+            args += (env.attempt, dumps(record) if record is not None else "", len(events))
+            args += events
+        return self._call("progress_many", keys, args, lambda r: [Fenced(c) for c in r])
+
     def step(self, env: Envelope, worker: str, name: str, result_json: bytes) -> Call[Fenced]:
         """Store a durable step's result for this attempt (fenced), keeping the step order."""
         k = self.keys

@@ -93,12 +93,14 @@ async def run_many(
     if not calls and not then:
         return []
     scripts = load_all()
+    await _preload(redis, {name for name, _, _ in calls}, scripts)
     commands = [("EVALSHA", *_args(scripts[name], keys, args)) for name, keys, args in calls]
     head = [first] if first is not None else []
     answers = await _send(redis, [*head, *commands, *then], sent)
     before, results = answers[:len(head)], answers[len(head):]
     missing = [i for i, r in enumerate(results) if isinstance(r, redis_errors.NoScriptError)]
-    if missing:
+    if missing:  # the server forgot them (a restart, SCRIPT FLUSH): later calls ran first
+        _loaded(redis).clear()
         for name in {calls[i][0] for i in missing}:
             await redis.script_load(scripts[name].source)
         again = await _send(redis, [commands[i] for i in missing], None)
@@ -127,6 +129,28 @@ async def _send(redis: Any, commands: list[Sequence[Any]],
     if sent is not None and unsent:
         sent()
     return answers
+
+
+def _loaded(redis: Any) -> set[str]:
+    """The scripts this client has loaded (by name), kept on the client itself."""
+    loaded: set[str] | None = getattr(redis, "_agentq_scripts_loaded", None)
+    if loaded is None:
+        loaded = set()
+        redis._agentq_scripts_loaded = loaded
+    return loaded
+
+
+async def _preload(redis: Any, names: set[str], scripts: dict[str, Script]) -> None:
+    """SCRIPT LOAD, before a pipeline, the scripts this client has not run yet.
+
+    A call refused with NOSCRIPT is repeated after the calls behind it in its pipeline
+    ran: a job's events repeated after its outcome were refused (the job no longer
+    running), so a script a pipeline relies on for order must be on the server first.
+    """
+    loaded = _loaded(redis)
+    for name in sorted(names - loaded):
+        await redis.script_load(scripts[name].source)
+        loaded.add(name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from src.queue.ops import WAIT_TIMEOUT, Call, Fenced, Ops
 
 from .errors import Suspend, WaitTimeout
 from .ledger import Ledger
-from .outbox import Outbox
+from .outbox import Outbox, Pending
 
 T = TypeVar("T")
 _THREAD_CALL_TIMEOUT_S = 60.0
@@ -202,6 +202,11 @@ class JobContext:
         self._stale |= not started
 
     @property
+    def start_known(self) -> bool:
+        """The answer to the attempt's start has come."""
+        return self._start.done()
+
+    @property
     def refused(self) -> bool:
         """The attempt's start was refused: the job never ran here, as far as anyone knows."""
         return self._start.done() and not self._start.result()
@@ -212,24 +217,43 @@ class JobContext:
             await asyncio.shield(self._start)
         self._fenced(Fenced.OK if self._start.result() else Fenced.STALE)
 
-    def take_call(self, early: bool = False) -> Call[Fenced] | None:
-        """The fenced write of the pending events (and the record, if progress changed it);
-        none before the attempt's start is written, unless `early` (the caller sends the
-        start first)."""
+    def take_pending(self) -> Pending | None:
+        """The pending events (emptied), with the record if progress changed it; none
+        before the attempt's start is written (they wait for the next tick)."""
         if not self._pending:
             return None
-        if not self._start.done() and not early:
+        if not self._start.done():
             if self._outbox is not None:
                 self._outbox.mark(self)  # the next tick
+            return None
+        if not self._start.result():  # the job did not start here: nothing to say
+            self._pending = []
             return None
         events, self._pending = self._pending, []
         record = self.record if self._pending_record else None
         self._pending_record = False
-        return self._ops.progress(self._env, self._worker_id, record, *events)
+        return self._env, record, events
+
+    def put_back(self, pending: Pending) -> None:
+        """Events `take_pending` gave that Redis did not take: first in line again."""
+        _, record, events = pending
+        self._pending[:0] = events
+        self._pending_record |= record is not None
+
+    def take_call(self) -> Call[Fenced] | None:
+        """The fenced write of the pending events (and the record, if progress changed it)."""
+        pending = self.take_pending()
+        if pending is None:
+            return None
+        env, record, events = pending
+        return self._ops.progress(env, self._worker_id, record, *events)
 
     def settle(self, code: Fenced) -> None:
         """The answer to a write `take_call` made: a refusal makes the next write raise."""
         if code is not Fenced.OK:
+            if not self._stale:  # these events are dropped: say so once
+                self.log.warning("job %s attempt %d: events refused (%s): the attempt no longer "
+                                 "owns the job", self.job_id, self.attempt, code.name)
             self._stale = True
 
     def _fenced(self, code: Fenced) -> None:

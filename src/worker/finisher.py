@@ -121,6 +121,8 @@ class Finisher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), _IDLE_WAIT_S)
                 continue
+            if self.outbox is not None:  # events of these jobs a flush is sending land first
+                await self.outbox.settled()
             if await self._round_trip():
                 delay = 0.1
             else:
@@ -128,14 +130,19 @@ class Finisher:
                 delay = min(delay * 2, 5.0)
 
     async def _round_trip(self) -> bool:
-        """One round trip: the starts of the jobs launched since the last one, then the
-        pending outcomes, each after its job's last events; under a backlog, a claim for
-        the slots the ending jobs leave, whose jobs start at once. False when Redis is
-        away (all of it waits for the next try)."""
+        """One round trip: the starts of the jobs claimed since the last one, the pending
+        outcomes of jobs whose start is written, each after its job's last events, and,
+        under a backlog, a claim for the slots the ending jobs leave. False when Redis is
+        away (all of it waits for the next try).
+
+        A job's outcome never goes in the round trip of its start: a script the server
+        has forgotten (after a restart) is repeated after the calls behind it, and an
+        outcome refused ahead of its start would leave the job `running` for nobody.
+        """
         starts, self.starts = self.starts, []
-        batch, self.pending = self.pending, []
-        # events of a job whose start is in this round trip may go: they follow it
-        events = self.outbox.take([r.ctx for r, _ in batch], early=True) if self.outbox else []
+        batch = [(r, o) for r, o in self.pending if r.ctx.start_known and not r.ctx.refused]
+        self.pending = [(r, o) for r, o in self.pending if not r.ctx.start_known]
+        events = self.outbox.take([r.ctx for r, _ in batch]) if self.outbox else []
         calls = ([c for _, c in starts] + [c for _, c in events] +
                  [self.call_for(r, o) for r, o in batch])
         # a wait cancelled meanwhile keeps its slot
@@ -180,8 +187,6 @@ class Finisher:
 
     def _settle(self, batch: list[tuple[Running, Outcome]], codes: list[Any]) -> None:
         for (run, out), code in zip(batch, codes, strict=True):
-            if run.ctx.refused:  # its start was refused in this round trip: nothing to say
-                continue
             if code is Suspended.CANCEL_REQUESTED:  # cancel the attempt instead of parking
                 self.add(run, Outcome("cancelled", error=error("cancelled",
                                                                "cancelled by request")))

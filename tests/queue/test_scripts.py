@@ -2,6 +2,7 @@
 
 import re
 
+import orjson
 import pytest
 
 from src.queue import scripts
@@ -65,6 +66,7 @@ async def test_run_many_repeats_only_the_calls_refused_with_noscript(redis, redi
     proc, queue = f"{{{namespace}}}:processing:w", f"{{{namespace}}}:queue:q"
     limit, counter = f"{{{namespace}}}:ratelimit:x", f"{{{namespace}}}:n"
     await redis.rpush(queue, "a", "b", "c", "d")
+    scripts._loaded(sender).update({"claim", "ratelimit"})  # as if run before the flush
     await redis.script_flush()
     await redis.script_load(scripts.load_all()["ratelimit"].source)
     ask = ("ratelimit", [limit], [10, 0, 0, 60_000, 20, ""])  # 10 requests a minute
@@ -79,3 +81,19 @@ async def test_run_many_repeats_only_the_calls_refused_with_noscript(redis, redi
     await redis.delete(proc, queue, limit, counter)
     if sender is not redis:
         await sender.aclose()
+
+
+async def test_run_many_loads_a_new_script_first_so_the_calls_keep_their_order(
+        redis, namespace):
+    """A pipeline of a script the server has never run, then one it has: they run in call
+    order. (Refused with NOSCRIPT, the first would be repeated after the second: a job's
+    last events after its outcome, refused as stale.)"""
+    job, events = f"{{{namespace}}}:job:j", f"{{{namespace}}}:events:j"
+    await redis.set(job, orjson.dumps({"status": "running", "attempt": 1, "worker": "w"}))
+    await redis.script_flush()
+    await redis.script_load(scripts.load_all()["progress"].source)
+    calls = [("progress_many", [job, events], ["w", 60, 100, 1, "", 1, '{"n":1}']),
+             ("progress", [job, events], [1, "w", "", 60, 100, '{"n":2}'])]
+    assert await scripts.run_many(redis, calls) == [[1], 1]
+    assert [f[b"d"] for _, f in await redis.xrange(events)] == [b'{"n":1}', b'{"n":2}']
+    await redis.delete(job, events)

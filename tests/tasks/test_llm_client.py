@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gzip
+import shutil
+import ssl
+import subprocess
 import time
 
 import pytest
@@ -16,6 +22,7 @@ from src.worker.llm import (
     OpenAICompatible,
     llm_for,
 )
+from src.worker.llm.netio import AsyncioBackend
 
 from .fake_openai import FakeOpenAI, Step
 
@@ -135,3 +142,168 @@ async def test_llm_for_without_base_url_is_offline() -> None:
     answer = await llm.complete(ChatRequest(messages=[], purpose="title",
                                             params={"topic": "tea", "level": "beginner"}))
     assert answer.provider == "offline" and "Tea" in answer.text
+
+
+async def _stalling_server(pieces: int,
+                           stop: asyncio.Event) -> tuple[asyncio.Server, str]:
+    """A server that streams `pieces` events, then keeps the connection open, silent,
+    until `stop`."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        await reader.readexactly(length)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                     b"transfer-encoding: chunked\r\n\r\n")
+        for i in range(pieces):
+            body = b'data: {"choices":[{"index":0,"delta":{"content":"w%d "}}]}\n\n' % i
+            writer.write(b"%x\r\n%s\r\n" % (len(body), body))
+        await writer.drain()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 30)
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.mark.parametrize("pieces", [0, 2])
+async def test_a_stream_that_stops_mid_answer_fails_within_its_read_timeout(pieces: int) -> None:
+    await _stalls(pieces)
+
+
+def test_a_stalled_stream_times_out_on_uvloop_too() -> None:
+    """The worker runs on uvloop (its transports are not asyncio.Transport subclasses)."""
+    uvloop = pytest.importorskip("uvloop")
+    uvloop.run(_stalls(2))
+
+
+async def _stalls(pieces: int) -> None:
+    stop = asyncio.Event()
+    server, url = await _stalling_server(pieces, stop)
+    provider = OpenAICompatible(LLMSettings(base_url=url, model="m", read_timeout_s=0.4,
+                                            max_retries=0, retry_budget_s=0))
+    got: list[str] = []
+    started = time.monotonic()
+    try:
+        with pytest.raises((LLMError, Retry)) as caught:
+            async for piece in provider.stream(hello()):
+                got.append(piece)
+    finally:
+        await provider.aclose()
+        stop.set()
+        server.close()
+        await server.wait_closed()
+        await asyncio.sleep(0.05)  # the handler closes its end
+    took = time.monotonic() - started
+    assert got == [f"w{i} " for i in range(pieces)]
+    assert 0.35 <= took < 1.5
+    if pieces:
+        assert isinstance(caught.value, LLMError) and "timed out" in str(caught.value)
+
+
+async def test_the_client_reads_through_plain_asyncio_sockets() -> None:
+    provider = OpenAICompatible(LLMSettings(base_url="http://127.0.0.1:9/v1", model="m"))
+    try:
+        assert isinstance(provider._http._transport._pool._network_backend, AsyncioBackend)
+    finally:
+        await provider.aclose()
+
+
+async def test_a_slow_consumer_is_not_timed_out_by_the_read_timeout(fake_llm) -> None:
+    """The read timeout bounds waiting for the server, not the task's work between pieces."""
+    provider = OpenAICompatible(settings(fake_llm, read_timeout_s=0.2))
+    got = []
+    try:
+        async for piece in provider.stream(hello()):
+            got.append(piece)
+            await asyncio.sleep(0.5)
+    finally:
+        await provider.aclose()
+    assert got == ["Remote ", "Title"]
+
+
+async def _tls_case(tmp_path, monkeypatch) -> list[str]:
+    """Two answers streamed over one TLS connection (a certificate made for the test)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("no openssl to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True,
+                   timeout=60)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                await reader.readexactly(length)
+                body = b'data: {"choices":[{"index":0,"delta":{"content":"safe"}}]}\n\n'
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                             b"content-length: %d\r\n\r\n%s" % (len(body), body))
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+    port = server.sockets[0].getsockname()[1]
+    provider = OpenAICompatible(LLMSettings(base_url=f"https://127.0.0.1:{port}/v1",
+                                            model="m", max_retries=0))
+    try:
+        got = [p async for p in provider.stream(hello())]
+        got += [p async for p in provider.stream(hello())]
+    finally:
+        await provider.aclose()
+        server.close()
+        await server.wait_closed()
+        await asyncio.sleep(0.05)
+    assert connections == 1  # the second call reused the connection
+    return got
+
+
+async def test_streams_over_tls(tmp_path, monkeypatch) -> None:
+    assert await _tls_case(tmp_path, monkeypatch) == ["safe", "safe"]
+
+
+def test_streams_over_tls_on_uvloop(tmp_path, monkeypatch) -> None:
+    uvloop = pytest.importorskip("uvloop")
+    assert uvloop.run(_tls_case(tmp_path, monkeypatch)) == ["safe", "safe"]
+
+
+async def test_a_compressed_stream_is_decoded() -> None:
+    """A server (or proxy) may gzip the event stream: the pieces still come out as text."""
+    events = b"".join(b'data: {"choices":[{"index":0,"delta":{"content":"%s"}}]}\n\n' % w
+                      for w in (b"zipped ", b"words")) + b"data: [DONE]\n\n"
+    body = gzip.compress(events)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        await reader.readexactly(length)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                     b"content-encoding: gzip\r\ncontent-length: %d\r\n\r\n%s"
+                     % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    provider = OpenAICompatible(LLMSettings(base_url=f"http://127.0.0.1:{port}/v1", model="m",
+                                            max_retries=0))
+    try:
+        assert [p async for p in provider.stream(hello())] == ["zipped ", "words"]
+    finally:
+        await provider.aclose()
+        server.close()
+        await server.wait_closed()

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from src.worker.llm import LLMError
-from src.worker.llm.sse import SSEParser, parse_lines
+from src.worker.llm.sse import SSEParser, aparse_chunks, parse_lines
 
 
 def data(delta: dict) -> str:
@@ -45,3 +45,26 @@ def test_finish_reason_and_usage_are_kept() -> None:
 def test_crlf_line_endings_and_legacy_text() -> None:
     lines = ['data: {"choices": [{"text": "old"}]}\r\n', "\r\n", "data: [DONE]\r\n"]
     assert list(parse_lines(lines)) == ["old"]
+
+
+async def _chunks(parts: list[bytes]):
+    for part in parts:
+        yield part
+
+
+@pytest.mark.parametrize("cut", range(1, 60))
+async def test_raw_chunks_split_anywhere_give_the_same_deltas(cut: int) -> None:
+    body = ('data: {"choices":[{"delta":{"content":"Grüße "}}]}\r\n\r\n'
+            ': ping\r\n'
+            'data: {"choices":[{"delta":\r\ndata: {"content":"x"}}]}\r\n\r\n'
+            'data: {"choices":[{"delta":{"content":"ü"}}]}\r\r'
+            'data: [DONE]\n\n').encode()
+    parts = [body[i:i + cut] for i in range(0, len(body), cut)]
+    got = [t async for t in aparse_chunks(_chunks(parts), SSEParser())]
+    assert got == ["Grüße ", "x", "ü"]
+
+
+async def test_raw_chunks_without_a_last_newline() -> None:
+    parts = [b'data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: {"choices":[{"delta":',
+             b'{"content":"b"}}]}']
+    assert [t async for t in aparse_chunks(_chunks(parts), SSEParser())] == ["a", "b"]

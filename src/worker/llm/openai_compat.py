@@ -5,20 +5,25 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 
 import httpx
+import orjson
 
 from src.queue.redact import redact_url, scrub, url_secrets
 
 from .base import Acquire, ChatRequest, LLMError, LLMStreamBroken, LLMTimeout, retry_later
+from .netio import use_asyncio_backend
 from .settings import LLMSettings
-from .sse import SSEParser, aparse_lines
+from .sse import SSEParser, aparse_chunks
 
 log = logging.getLogger("agentq.llm")
 
+#: The most connections one httpx pool holds (see `OpenAICompatible.__init__`).
+SHARD_CONNECTIONS = 25
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
 
 
@@ -83,10 +88,20 @@ class OpenAICompatible:
         headers = {"Accept": "text/event-stream", "User-Agent": "agentq"}
         if settings.api_key:
             headers["Authorization"] = f"Bearer {settings.api_key}"
-        self._http = httpx.AsyncClient(
+        # httpcore's pool looks through all its connections and waiting requests each time
+        # a request starts or ends: a thousand streams starting (or ending) together cost
+        # seconds in one pool. Shards of at most SHARD_CONNECTIONS connections each keep
+        # that small; a request goes to the shard with the fewest calls in flight.
+        shards = 1 if transport is not None else max(
+            1, math.ceil(settings.max_connections / SHARD_CONNECTIONS))
+        per_shard = math.ceil(settings.max_connections / shards)
+        keepalive = math.ceil(min(100, settings.max_connections) / shards)
+        tls = httpx.create_ssl_context()  # one for all shards: loading it takes 25 ms
+        self._clients = [httpx.AsyncClient(
             base_url=settings.base_url,
             headers=headers,
             transport=transport,
+            verify=tls,
             timeout=httpx.Timeout(
                 connect=settings.connect_timeout_s,
                 read=settings.read_timeout_s,
@@ -95,12 +110,23 @@ class OpenAICompatible:
             ),
             # httpx keeps 100 by default: a worker of concurrency 1,000 would time its
             # calls out waiting for a connection (PoolTimeout)
-            limits=httpx.Limits(max_connections=settings.max_connections,
-                                max_keepalive_connections=min(100, settings.max_connections)),
-        )
+            limits=httpx.Limits(max_connections=per_shard,
+                                max_keepalive_connections=keepalive),
+        ) for _ in range(shards)]
+        self._in_flight = [0] * len(self._clients)
+        # absolute, parsed once: httpx would merge a relative path with the base URL each time
+        self._url = httpx.URL(f"{settings.base_url}/chat/completions")
+        if transport is None:  # plain asyncio sockets: one timer per connection, not per read
+            for client in self._clients:
+                use_asyncio_backend(client)
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        return self._clients[0]
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        for client in self._clients:
+            await client.aclose()
 
     def _safe(self, text: str) -> str:
         """`text` without the API key or a password of the base URL (a server may echo them)."""
@@ -159,8 +185,12 @@ class OpenAICompatible:
         """One request; the token counts the server reports go to `request.usage`."""
         deadline = time.monotonic() + self.settings.request_timeout_s
         parser = SSEParser()
+        shard = self._in_flight.index(min(self._in_flight))
+        self._in_flight[shard] += 1
         try:
-            async with self._http.stream("POST", "/chat/completions", json=body) as resp:
+            async with self._clients[shard].stream(
+                    "POST", self._url, content=orjson.dumps(body),
+                    headers={"Content-Type": "application/json"}) as resp:
                 if resp.status_code in RETRYABLE_STATUS:
                     await resp.aread()
                     raise _Transient(
@@ -180,7 +210,11 @@ class OpenAICompatible:
                     if text:
                         yield text
                     return
-                async for text in aparse_lines(resp.aiter_lines(), parser):
+                encoding = resp.headers.get("content-encoding", "").strip().lower()
+                # nothing to decode: the bytes as they came, without httpx's decoder layers
+                chunks = (resp.aiter_raw() if encoding in ("", "identity")
+                          else resp.aiter_bytes())
+                async for text in aparse_chunks(chunks, parser):
                     yield text
                     if time.monotonic() > deadline:
                         raise LLMTimeout(
@@ -196,6 +230,8 @@ class OpenAICompatible:
             if self._safe(message) != message:
                 raise type(e)(self._safe(message)) from None
             raise
+        finally:
+            self._in_flight[shard] -= 1
 
 
 def _usage(usage: object) -> dict[str, int] | None:

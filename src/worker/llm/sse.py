@@ -45,8 +45,13 @@ class SSEParser:
         self._data.append(value)
         # Most servers send one JSON object per line: hand it on at once rather than
         # waiting for the blank line, so a missing separator costs nothing.
-        if len(self._data) == 1 and _complete_json(value):
-            return self._dispatch()
+        if len(self._data) == 1:
+            try:
+                event = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                return []  # more lines of this event follow
+            self._data = []
+            return self._deltas(event)
         return []
 
     def close(self) -> list[str]:
@@ -87,14 +92,6 @@ class SSEParser:
         return out
 
 
-def _complete_json(value: str) -> bool:
-    try:
-        orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return False
-    return True
-
-
 def parse_lines(lines: Iterable[str]) -> Iterator[str]:
     """Text deltas from an iterable of lines (tests, recorded streams)."""
     parser = SSEParser()
@@ -111,5 +108,31 @@ async def aparse_lines(lines: AsyncIterable[str], parser: SSEParser) -> AsyncIte
             yield text
         if parser.done:
             return
+    for text in parser.close():
+        yield text
+
+
+async def aparse_chunks(chunks: AsyncIterable[bytes], parser: SSEParser) -> AsyncIterator[str]:
+    """Text deltas from a body's bytes as they arrive, split into lines here (LF, CRLF or
+    CR, as SSE allows) rather than through httpx's text and line decoders."""
+    rest = b""
+    async for chunk in chunks:
+        if rest:
+            chunk, rest = rest + chunk, b""
+        lines = chunk.splitlines()
+        if not lines:
+            continue
+        if chunk.endswith(b"\r"):  # perhaps the first half of a CRLF: wait for the next byte
+            rest = lines.pop() + b"\r"
+        elif not chunk.endswith(b"\n"):
+            rest = lines.pop()
+        for line in lines:
+            for text in parser.feed(line.decode("utf-8", "replace")):
+                yield text
+            if parser.done:
+                return
+    if rest:
+        for text in parser.feed(rest.decode("utf-8", "replace")):
+            yield text
     for text in parser.close():
         yield text
