@@ -46,9 +46,9 @@ async def test_many_jobs_events_leave_in_one_round_trip_in_order(client, setting
     trips = []
     real = ops.run_all
 
-    async def counted(calls, then=None):
+    async def counted(calls, then=(), sent=None):
         trips.append(len(calls))
-        return await real(calls, then)
+        return await real(calls, then, sent)
 
     ops.run_all = counted  # type: ignore[method-assign]
     await outbox.flush()
@@ -99,9 +99,9 @@ async def test_more_jobs_than_one_call_holds_still_leave_in_one_round_trip(
     trips = []
     real = ops.run_all
 
-    async def counted(calls, then=None):
+    async def counted(calls, then=(), sent=None):
         trips.append(len(calls))
-        return await real(calls, then)
+        return await real(calls, then, sent)
 
     ops.run_all = counted  # type: ignore[method-assign]
     await outbox.flush()
@@ -139,7 +139,7 @@ async def test_events_a_redis_outage_refused_leave_at_the_next_tick_in_order(cli
         await ctx.emit("partial", {"text": "1"})
     real = ops.run_all
 
-    async def down(calls, then=None):
+    async def down(calls, then=(), sent=None):
         for ctx in ctxs:  # the task goes on emitting while the write fails
             await ctx.emit("partial", {"text": "2"})
         raise RedisConnectionError("connection refused")
@@ -167,9 +167,9 @@ async def test_settled_waits_for_the_flush_in_flight(client, settings):
     await ctx.emit("partial", {"text": "last"})
     real = ops.run_all
 
-    async def slow(calls, then=None):
+    async def slow(calls, then=(), sent=None):
         await asyncio.sleep(0.3)
-        return await real(calls, then)
+        return await real(calls, then, sent)
 
     ops.run_all = slow  # type: ignore[method-assign]
     flushing = asyncio.create_task(outbox.flush())
