@@ -1,5 +1,6 @@
 """Pure logic: key names, ids, envelopes, records (no server)."""
 
+import os
 import time
 
 import orjson
@@ -30,6 +31,26 @@ def test_ids_are_26_char_ulids_sortable_by_time():
     second = new_id()
     assert len(first) == 26 and first < second
     assert len({new_id() for _ in range(1000)}) == 1000
+
+
+def test_a_forked_process_never_repeats_its_parents_ids(monkeypatch):
+    """Ids draw on a buffer of random bytes: a child made by fork (uvicorn's and
+    gunicorn's workers, multiprocessing) must not draw the same bytes as its parent in the
+    same millisecond."""
+    monkeypatch.setattr(time, "time_ns", lambda: 1_796_000_000_000_000_000)  # one ms
+    new_id()  # the parent has random bytes in hand
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its ids to the parent, then out without cleanup
+        os.close(read)
+        os.write(write, " ".join(new_id() for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write)
+    mine = {new_id() for _ in range(50)}
+    with os.fdopen(read) as pipe:
+        theirs = set(pipe.read().split())
+    os.waitpid(pid, 0)
+    assert len(theirs) == 50 and not mine & theirs
 
 
 def test_envelope_round_trip_keeps_payload_bytes():
