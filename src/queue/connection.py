@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
@@ -45,6 +45,16 @@ class _HiredisPacking:
     already use hiredis); for a worker sending scripts with a dozen arguments per job,
     that encoding was the largest cost in the profile.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: the scripts (by SHA1) this connection loaded since it last connected
+        self.scripts: set[str] = set()
+        self.register_connect_callback(self._connected)  # type: ignore[attr-defined]
+
+    def _connected(self, _connection: Any) -> None:
+        # a new connection may face a new server (a restart forgets every script)
+        self.scripts = set()
 
     def pack_command(self, *args: Any) -> list[bytes]:
         head = args[0]
@@ -116,24 +126,36 @@ def takes_requests(redis: Any) -> bool:
     return isinstance(pool, _Pool) and issubclass(pool.connection_class, _HiredisPacking)
 
 
-async def request(redis: Any, commands: Sequence[Sequence[Any]]) -> list[Any]:
+async def request(redis: Any, commands: Sequence[Sequence[Any]],
+                  scripts: Mapping[str, str] | None = None) -> list[Any]:
     """Send `commands` as one request on one of the pool's connections and read their
     answers, in order, error replies as exception values (a pipeline, without redis-py's
     per-command bookkeeping: one timeout for all the answers rather than one each, no
     response callbacks, no retry; what calls it retries, as after any Redis error).
-    `AFTER_SEND` runs once the request is on the socket. See `takes_requests`."""
+    `AFTER_SEND` runs once the request is on the socket. See `takes_requests`.
+
+    `scripts` (SHA1 → source) are the scripts the commands run: those this connection has
+    not loaded since it connected are loaded ahead of them in the same request, so after
+    a restart none is refused with NOSCRIPT, which would run the calls behind it first.
+    """
     pool = redis.connection_pool
     conn = await pool.get_connection()
     try:
-        await conn.send_packed_command(conn.pack_commands(commands))
+        missing = [(sha, src) for sha, src in (scripts or {}).items() if sha not in conn.scripts]
+        loads = [("SCRIPT", "LOAD", src) for _, src in missing]
+        await conn.send_packed_command(conn.pack_commands([*loads, *commands]))
         answers: list[Any] = []
         async with asyncio.timeout(conn.socket_timeout):
-            for _ in commands:
+            for _ in range(len(loads) + len(commands)):
                 try:
                     answers.append(await conn.read_response(timeout=math.inf))
                 except redis_errors.ResponseError as exc:
                     answers.append(exc)
-        return answers
+        for (sha, _), loaded in zip(missing, answers, strict=False):
+            if isinstance(loaded, Exception):
+                raise loaded
+            conn.scripts.add(sha)
+        return answers[len(loads):]
     except TimeoutError:
         await conn.disconnect(nowait=True)
         raise redis_errors.TimeoutError("Timeout reading from socket") from None

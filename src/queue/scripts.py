@@ -93,17 +93,19 @@ async def run_many(
     if not calls and not then:
         return []
     scripts = load_all()
-    await _preload(redis, {name for name, _, _ in calls}, scripts)
+    used = {scripts[name].sha: scripts[name].source for name, _, _ in calls}
+    if not takes_requests(redis):  # our connections load them within the request
+        await _preload(redis, {name for name, _, _ in calls}, scripts)
     commands = [("EVALSHA", *_args(scripts[name], keys, args)) for name, keys, args in calls]
     head = [first] if first is not None else []
-    answers = await _send(redis, [*head, *commands, *then], sent)
+    answers = await _send(redis, [*head, *commands, *then], sent, used)
     before, results = answers[:len(head)], answers[len(head):]
     missing = [i for i, r in enumerate(results) if isinstance(r, redis_errors.NoScriptError)]
     if missing:  # the server forgot them (a restart, SCRIPT FLUSH): later calls ran first
         _loaded(redis).clear()
         for name in {calls[i][0] for i in missing}:
             await redis.script_load(scripts[name].source)
-        again = await _send(redis, [commands[i] for i in missing], None)
+        again = await _send(redis, [commands[i] for i in missing], None, used)
         for i, r in zip(missing, again, strict=True):
             results[i] = r
     for r in (*before, *results):
@@ -112,12 +114,12 @@ async def run_many(
     return before + results
 
 
-async def _send(redis: Any, commands: list[Sequence[Any]],
-                sent: Callable[[], None] | None) -> list[Any]:
+async def _send(redis: Any, commands: list[Sequence[Any]], sent: Callable[[], None] | None,
+                scripts: dict[str, str]) -> list[Any]:
     token = AFTER_SEND.set(sent)
     try:
         if takes_requests(redis):
-            answers = await request(redis, commands)
+            answers = await request(redis, commands, scripts)
         else:  # a cluster (EVALSHA through `execute_command`: its pipeline has no `evalsha`)
             async with redis.pipeline(transaction=False) as pipe:
                 for command in commands:

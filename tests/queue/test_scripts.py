@@ -4,6 +4,7 @@ import re
 
 import orjson
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from src.queue import scripts
 from src.queue.connection import connect, takes_requests
@@ -97,3 +98,32 @@ async def test_run_many_loads_a_new_script_first_so_the_calls_keep_their_order(
     assert await scripts.run_many(redis, calls) == [[1], 1]
     assert [f[b"d"] for _, f in await redis.xrange(events)] == [b'{"n":1}', b'{"n":2}']
     await redis.delete(job, events)
+
+
+async def test_after_a_restart_our_connections_load_their_scripts_before_running_them(
+        redis, redis_url, namespace):
+    """A worker's connection used both scripts before the server forgot them all (a
+    restart: every script gone, every connection dropped); another client then loads
+    only the second. The worker's next request still runs them in call order: its new
+    connection loads what it runs within that request, instead of trusting what it knew
+    before and having the first refused with NOSCRIPT and repeated after the second."""
+    sender = connect(redis_url)
+    job, events = f"{{{namespace}}}:job:j", f"{{{namespace}}}:events:j"
+    await redis.set(job, orjson.dumps({"status": "running", "attempt": 1, "worker": "w"}))
+    calls = [("progress_many", [job, events], ["w", 60, 100, 1, "", 1, '{"n":1}']),
+             ("progress", [job, events], [1, "w", "", 60, 100, '{"n":2}'])]
+    assert await scripts.run_many(sender, calls) == [[1], 1]
+    await redis.script_flush()
+    await redis.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+    await redis.script_load(scripts.load_all()["progress"].source)
+    calls = [("progress_many", [job, events], ["w", 60, 100, 1, "", 1, '{"n":3}']),
+             ("progress", [job, events], [1, "w", "", 60, 100, '{"n":4}'])]
+    try:
+        answers = await scripts.run_many(sender, calls)
+    except RedisConnectionError:  # the dropped connection, noticed on use: try again, as the
+        answers = await scripts.run_many(sender, calls)  # worker's loops do
+    assert answers == [[1], 1]
+    assert [f[b"d"] for _, f in await redis.xrange(events)] == [
+        b'{"n":1}', b'{"n":2}', b'{"n":3}', b'{"n":4}']
+    await redis.delete(job, events)
+    await sender.aclose()
