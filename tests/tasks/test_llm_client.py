@@ -144,16 +144,21 @@ async def test_llm_for_without_base_url_is_offline() -> None:
     assert answer.provider == "offline" and "Tea" in answer.text
 
 
+async def _read_request(reader: asyncio.StreamReader) -> None:
+    """Read one HTTP request, head and body."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    await reader.readexactly(length)
+
+
 async def _stalling_server(pieces: int,
                            stop: asyncio.Event) -> tuple[asyncio.Server, str]:
     """A server that streams `pieces` events, then keeps the connection open, silent,
     until `stop`."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                       if line.lower().startswith(b"content-length:")), 0)
-        await reader.readexactly(length)
+        await _read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
                      b"transfer-encoding: chunked\r\n\r\n")
         for i in range(pieces):
@@ -287,10 +292,7 @@ async def test_a_compressed_stream_is_decoded() -> None:
     body = gzip.compress(events)
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                       if line.lower().startswith(b"content-length:")), 0)
-        await reader.readexactly(length)
+        await _read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
                      b"content-encoding: gzip\r\ncontent-length: %d\r\n\r\n%s"
                      % (len(body), body))

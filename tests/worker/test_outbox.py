@@ -32,6 +32,19 @@ async def _running(client, ops: Ops, n: int, outbox: Outbox) -> list[JobContext]
     return ctxs
 
 
+def _count_round_trips(ops: Ops) -> list[int]:
+    """From now on, the number of script calls of each round trip `ops` makes."""
+    trips: list[int] = []
+    real = ops.run_all
+
+    async def counted(calls, then=(), sent=None):
+        trips.append(len(calls))
+        return await real(calls, then, sent)
+
+    ops.run_all = counted  # type: ignore[method-assign]
+    return trips
+
+
 async def test_many_jobs_events_leave_in_one_round_trip_in_order(client, settings):
     ops = Ops(client.redis, client.keys, settings)
     outbox = Outbox(ops)
@@ -43,14 +56,7 @@ async def test_many_jobs_events_leave_in_one_round_trip_in_order(client, setting
     sent = [e["type"] for _, e in await client.events(ctxs[0].job_id)]
     assert sent == ["status"]  # only `running`: the rest waits for the tick
 
-    trips = []
-    real = ops.run_all
-
-    async def counted(calls, then=(), sent=None):
-        trips.append(len(calls))
-        return await real(calls, then, sent)
-
-    ops.run_all = counted  # type: ignore[method-assign]
+    trips = _count_round_trips(ops)
     await outbox.flush()
     assert len(trips) == 1  # one round trip for all 40 jobs
     for ctx in ctxs:
@@ -96,14 +102,7 @@ async def test_more_jobs_than_one_call_holds_still_leave_in_one_round_trip(
     for i in range(2):
         for ctx in ctxs:
             await ctx.emit("partial", {"text": f"{ctx.job_id}:{i}"})
-    trips = []
-    real = ops.run_all
-
-    async def counted(calls, then=(), sent=None):
-        trips.append(len(calls))
-        return await real(calls, then, sent)
-
-    ops.run_all = counted  # type: ignore[method-assign]
+    trips = _count_round_trips(ops)
     await outbox.flush()
     assert trips == [3]  # 7 + 7 + 6 jobs: three script calls, one round trip
     for ctx in ctxs:
